@@ -1,0 +1,172 @@
+"""Outcomes per deal, computed from a finished deal's state. Each entry is a results column.
+
+Definitions (full text in docs/ODD.md, section 7):
+- ``purchase_ease`` in [0,1]: exp(-(loops, elapsed time, peak overload, contradictions met)).
+- ``deal_size``: scope bought relative to the group's initial ambition (NaN without purchase).
+- ``regret`` in [0,1]: true-value shortfall of the chosen option against the best one for the
+  group's true needs, unmet expectations and dissent (NaN without purchase).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from sim.dynamics import END_EXHAUSTED, END_HORIZON, END_PURCHASE
+from sim.scenario import JOB_NAMES, Behaviour
+from sim.state import DealState
+
+OUTCOME_NAMES = {0: "no_decision", 1: "focal_win", 2: "competitor_win"}
+
+# Column -> short description, in table order. Results and the docs read this.
+COLUMNS: dict[str, str] = {
+    "deal": "deal index within the run (fixes its customer)",
+    "strategy": "the focal vendor's strategy",
+    "group_size": "stakeholders in the buying group",
+    "conflict_level": "how far role priorities pull apart (0-1)",
+    "information_volume": "multiplier on items gathered per week",
+    "outcome": "no_decision, focal_win or competitor_win",
+    "purchased": "the group bought a solution",
+    "no_decision": "status quo kept (horizon reached or group exhausted)",
+    "focal_win": "the focal vendor's option was bought",
+    "end_reason": "purchase, horizon or exhausted",
+    "winner": "option bought (0 = none/status quo, 1 = focal, 2.. = competitors)",
+    "cycle_weeks": "weeks from start to purchase or giving up",
+    "purchase_ease": "ease of the journey in [0,1]",
+    "high_ease": "purchase_ease >= high_ease_threshold",
+    "complex_or_difficult": "purchase_ease < difficult_threshold",
+    "deal_size": "scope bought relative to initial ambition (NaN without purchase)",
+    "settled_for_less": "bought less than settle_threshold of the ambition",
+    "regret": "shortfall, unmet expectations and dissent in [0,1] (NaN without purchase)",
+    "expectations_not_met": "true value fell short of the group's belief by the tolerance",
+    "high_regret": "purchase with expectations not met or settled for less",
+    "high_quality_deal": "purchase with expectations strongly met, not settled for less",
+    "bigger_deal_less_regret": "purchase of full scope or more without high regret",
+    "helpful_info": "the group found supplier information helpful in advancing its jobs",
+    "helpful_share": "share of supplier items that advanced a job without contradicting",
+    "loops_total": "reopenings of completed jobs",
+    **{f"loops_{job}": f"reopenings of {job.replace('_', ' ')}" for job in JOB_NAMES},
+    "revisited_any_job": "at least one completed job was reopened",
+    "supplier_time_share": "share of buying time in meetings with any supplier",
+    "focal_rep_time_share": "share of buying time with the focal vendor's reps",
+    "digital_time_share": "share of buying time on self-serve digital content",
+    "internal_time_share": "share of buying time with the buying group and peers",
+    "third_party_time_share": "share of buying time with third parties",
+    "contradictions_met": "contradictions that surfaced in the group",
+    "met_contradiction": "at least one contradiction surfaced",
+    "unresolved_contradictions": "contradictions still unresolved at the end",
+    "peak_overload": "peak of the group's mean information overload (0-1)",
+    "overwhelmed": "peak_overload >= overwhelmed_threshold",
+    "focal_meetings": "focal rep meetings held",
+    "misalignment_stages": "mean stages the focal seller ran ahead of the group, per meeting",
+}
+
+
+def deal_outcomes(state: DealState, behaviour: Behaviour, horizon: int, strategy_names: list[str]) -> dict:
+    """The outcome columns for every deal in ``state`` (which should all be finished)."""
+    b = behaviour
+    D, S, M = state.priority.shape
+    O = state.true_value.shape[1]
+    deals = np.arange(D)
+    member = state.member
+    n_members = member.sum(axis=1)
+    purchased = state.end_reason == END_PURCHASE
+    winner = np.where(purchased, state.choice, 0)
+
+    loops_total = state.loops.sum(axis=1)
+    weeks = state.week.astype(float)
+    ease = np.exp(
+        -(
+            b.ease_loops * loops_total
+            + b.ease_time * weeks / horizon
+            + b.ease_overload * state.peak_overload
+            + b.ease_contradictions * state.contradictions_met
+        )
+    )
+
+    supplier_items = state.supplier_items
+    helpful_share = np.where(supplier_items > 0, state.helpful_items / np.maximum(supplier_items, 1), 0)
+    helpful_info = (supplier_items > 0) & (helpful_share >= b.helpful_threshold)
+
+    size = state.acceptance * (1 - b.scope_loop_shrink) ** loops_total * (
+        1 + b.scope_clarity_gain * helpful_share
+    )
+    deal_size = np.where(purchased, size, np.nan)
+    settled = purchased & (size < b.settle_threshold)
+
+    # The group's true needs: its members' own priorities, averaged.
+    need = (state.priority0 * member[..., None]).sum(axis=1) / n_members[:, None]
+    true_utility = np.einsum("dom,dm->do", state.true_value, need)
+    solutions = true_utility[:, 1:]
+    best, worst = solutions.max(axis=1), solutions.min(axis=1)
+    chosen_true = true_utility[deals, state.choice]
+    shortfall = np.where(best > worst, (best - chosen_true) / np.maximum(best - worst, 1e-12), 0.0)
+    belief = state.evidence_claims / (state.evidence_weight + b.prior_weight)
+    belief = belief.reshape(D, S, O, M)[deals, :, state.choice]  # (D,S,M)
+    expected = (np.einsum("dsm,dm->ds", belief, need) * member).sum(axis=1) / n_members
+    gap = expected - chosen_true
+    not_met = purchased & (gap > b.expectation_tolerance)
+    strongly_met = purchased & (gap <= -b.strong_expectation_margin)
+    regret = np.clip(
+        b.regret_shortfall * shortfall
+        + b.regret_expectation * np.clip(gap, 0, 1)
+        + b.regret_dissent * (1 - state.acceptance),
+        0,
+        1,
+    )
+    high_regret = purchased & (not_met | settled)
+
+    hours = state.hours
+    total_hours = np.maximum(hours[:, 3], 1e-12)
+    supplier_hours = hours[:, 5:].sum(axis=1)
+    meetings = state.focal_meetings
+    outcome = np.where(purchased, np.where(winner == 1, 1, 2), 0)
+    end = np.select(
+        [state.end_reason == END_PURCHASE, state.end_reason == END_HORIZON,
+         state.end_reason == END_EXHAUSTED],
+        ["purchase", "horizon", "exhausted"],
+        "running",
+    )
+    columns = {
+        "deal": state.deal_id,
+        "strategy": np.asarray(strategy_names, dtype=object)[state.strategy_code],
+        "group_size": state.group_size,
+        "conflict_level": state.conflict_level,
+        "information_volume": state.information_volume,
+        "outcome": np.vectorize(OUTCOME_NAMES.get, otypes=[object])(outcome) if D else
+        np.array([], dtype=object),
+        "purchased": purchased,
+        "no_decision": ~purchased,
+        "focal_win": winner == 1,
+        "end_reason": end.astype(object),
+        "winner": winner,
+        "cycle_weeks": state.week,
+        "purchase_ease": ease,
+        "high_ease": ease >= b.high_ease_threshold,
+        "complex_or_difficult": ease < b.difficult_threshold,
+        "deal_size": deal_size,
+        "settled_for_less": settled,
+        "regret": np.where(purchased, regret, np.nan),
+        "expectations_not_met": not_met,
+        "high_regret": high_regret,
+        "high_quality_deal": strongly_met & ~settled,
+        "bigger_deal_less_regret": purchased & ~settled & (size >= 1.0) & ~high_regret,
+        "helpful_info": helpful_info,
+        "helpful_share": helpful_share,
+        "loops_total": loops_total,
+        **{f"loops_{job}": state.loops[:, j] for j, job in enumerate(JOB_NAMES)},
+        "revisited_any_job": loops_total > 0,
+        "supplier_time_share": supplier_hours / total_hours,
+        "focal_rep_time_share": hours[:, 5] / total_hours,
+        "digital_time_share": hours[:, 2] / total_hours,
+        "internal_time_share": hours[:, 0] / total_hours,
+        "third_party_time_share": hours[:, 1] / total_hours,
+        "contradictions_met": state.contradictions_met,
+        "met_contradiction": state.contradictions_met > 0,
+        "unresolved_contradictions": state.unresolved,
+        "peak_overload": state.peak_overload,
+        "overwhelmed": state.peak_overload >= b.overwhelmed_threshold,
+        "focal_meetings": meetings,
+        "misalignment_stages": np.where(meetings > 0, state.misalignment_total / np.maximum(meetings, 1), 0.0),
+    }
+    assert list(columns) == list(COLUMNS), "outcome columns and their descriptions diverged"
+    return columns

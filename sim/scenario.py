@@ -1,0 +1,367 @@
+"""Scenarios as data: TOML files validated into typed objects.
+
+A scenario describes a population of deals (group sizes, conflict, information volume, the
+focal vendor's strategy mix), the behavioural constants of the model, and the vendor
+strategies. A file may ``extends = "other.toml"`` and override any field; tables are merged
+key by key. Every mistake becomes a :class:`ScenarioError` whose message names the file, the
+field, the value and what is allowed, on one line.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from sim.strategies import BUILTIN_STRATEGIES, Strategy
+
+SCENARIO_DIR = Path(__file__).resolve().parent.parent / "scenarios"
+MAX_GROUP_SIZE = 16
+JOB_NAMES = (
+    "problem_identification",
+    "solution_exploration",
+    "requirements_building",
+    "supplier_selection",
+    "validation",
+    "consensus_creation",
+)
+ROLE_NAMES = ("executive_sponsor", "finance", "it", "operations", "procurement", "legal_security")
+
+
+class ScenarioError(ValueError):
+    """A user mistake in a scenario or its file: the message is one line, ready to print."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+
+
+class Range(_Strict):
+    """A per-deal value drawn uniformly from [low, high]; a plain number in TOML means low == high."""
+
+    low: float
+    high: float
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_number(cls, value: Any) -> Any:
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return {"low": value, "high": value}
+        if isinstance(value, list) and len(value) == 2:
+            return {"low": value[0], "high": value[1]}
+        return value
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Range:
+        if self.low > self.high:
+            raise ValueError(f"low ({self.low}) must not exceed high ({self.high})")
+        return self
+
+
+def _unit_range(value: Range) -> Range:
+    if not (0.0 <= value.low <= 1.0 and 0.0 <= value.high <= 1.0):
+        raise ValueError("must lie between 0 and 1")
+    return value
+
+
+class Simulation(_Strict):
+    """How long a deal may run and what it chooses between."""
+
+    horizon_weeks: int = Field(52, ge=4, le=260, description="weeks before a deal ends with no decision")
+    n_options: int = Field(3, ge=1, le=6, description="solution options: the focal vendor plus competitors")
+    n_dimensions: int = Field(5, ge=2, le=8, description="requirement dimensions of each option")
+
+
+class Population(_Strict):
+    """The deals a scenario draws: who buys, how conflicted, how much information, which strategy."""
+
+    group_sizes: list[int] = Field(default_factory=lambda: [6, 7, 8, 9, 10])
+    group_size_weights: list[float] = Field(default_factory=lambda: [0.52, 0.27, 0.11, 0.06, 0.04])
+    conflict_level: Range = Range(low=0.5, high=0.5)
+    information_volume: Range = Range(low=1.0, high=1.0)
+    need_for_change: Range = Range(low=0.6, high=0.6)
+    initial_items: list[int] = Field(default_factory=lambda: [4, 5])
+    strategy_mix: dict[str, float] = Field(default_factory=lambda: {"seller_led": 1.0})
+    competitor_strategy: str = "seller_led"
+    network: Literal["small_world", "hierarchy", "complete"] = "small_world"
+
+    @field_validator("group_sizes")
+    @classmethod
+    def _sizes(cls, sizes: list[int]) -> list[int]:
+        if not sizes:
+            raise ValueError("needs at least one group size")
+        for size in sizes:
+            if not 1 <= size <= MAX_GROUP_SIZE:
+                raise ValueError(f"group size {size} is outside 1-{MAX_GROUP_SIZE}")
+        return sizes
+
+    @field_validator("group_size_weights")
+    @classmethod
+    def _weights(cls, weights: list[float]) -> list[float]:
+        if any(w < 0 for w in weights) or sum(weights) <= 0:
+            raise ValueError("weights must be non-negative with a positive sum")
+        return weights
+
+    @field_validator("conflict_level", "need_for_change")
+    @classmethod
+    def _unit(cls, value: Range) -> Range:
+        return _unit_range(value)
+
+    @field_validator("information_volume")
+    @classmethod
+    def _volume(cls, value: Range) -> Range:
+        if not (0.0 <= value.low and value.high <= 10.0):
+            raise ValueError("must lie between 0 and 10")
+        return value
+
+    @field_validator("initial_items")
+    @classmethod
+    def _items(cls, items: list[int]) -> list[int]:
+        if len(items) != 2 or not 1 <= items[0] <= items[1] <= 12:
+            raise ValueError("must be [low, high] with 1 <= low <= high <= 12")
+        return items
+
+    @field_validator("strategy_mix")
+    @classmethod
+    def _mix(cls, mix: dict[str, float]) -> dict[str, float]:
+        if not mix or any(w < 0 for w in mix.values()) or sum(mix.values()) <= 0:
+            raise ValueError("needs strategy names with non-negative weights and a positive sum")
+        return mix
+
+    @model_validator(mode="after")
+    def _paired(self) -> Population:
+        if len(self.group_sizes) != len(self.group_size_weights):
+            raise ValueError("group_sizes and group_size_weights must have the same length")
+        return self
+
+
+class Behaviour(_Strict):
+    """Behavioural constants of the weekly dynamics. Calibration fits the free ones."""
+
+    # time and information
+    hours_per_week: float = Field(4.0, gt=0, le=40, description="buying hours per stakeholder-week")
+    base_share_internal: float = Field(0.28, gt=0, le=1, description="time weight: buying group and peers")
+    base_share_third_party: float = Field(0.18, gt=0, le=1, description="time weight: third parties")
+    base_share_digital: float = Field(0.27, gt=0, le=1, description="time weight: self-serve digital")
+    base_share_suppliers: float = Field(0.17, gt=0, le=1, description="time weight: supplier meetings")
+    items_per_week: float = Field(0.9, ge=0, le=2, description="new items per stakeholder-week at volume 1")
+    digital_yield: float = Field(1.0, ge=0, le=5, description="items per hour of digital relative to other channels")
+    item_noise: float = Field(0.6, gt=0, le=3, description="sd of an unbiased item's claim error")
+    noise_internal: float = Field(1.3, gt=0, le=5, description="noise multiplier: peers and colleagues")
+    noise_third_party: float = Field(0.8, gt=0, le=5, description="noise multiplier: analysts, reviews")
+    noise_rep: float = Field(0.8, gt=0, le=5, description="noise multiplier: vendor reps")
+    credibility_internal: float = Field(0.6, gt=0, le=2, description="weight of a peer's item")
+    credibility_third_party: float = Field(0.9, gt=0, le=2, description="weight of a third-party item")
+    credibility_rep: float = Field(0.7, gt=0, le=2, description="weight of a rep's item")
+    credibility_authority: float = Field(2.0, gt=0, le=10, description="weight of a resolving, authoritative item")
+    contradiction_gap: float = Field(1.1, gt=0, le=5, description="claim gap that makes two items contradict")
+    # sharing and beliefs
+    voice_probability: float = Field(0.25, ge=0, le=1, description="p in P(voiced) = 1-(1-p)^holders")
+    voice_mixing: float = Field(0.5, ge=0, le=1, description="share of neighbours' evidence taken on voicing")
+    prior_weight: float = Field(1.0, gt=0, le=10, description="weight of the neutral prior on each cell")
+    stubbornness: float = Field(0.45, ge=0, le=1, description="Friedkin-Johnsen anchoring to own evidence")
+    confidence_bound: float = Field(1.2, gt=0, le=10, description="bounded confidence on option opinions")
+    priority_disagreement_scale: float = Field(2.5, gt=0, le=20, description="L1 spread of priorities that means no agreement")
+    priority_mixing: float = Field(0.15, ge=0, le=1, description="weekly pull of priorities toward neighbours")
+    misalignment_penalty: float = Field(0.12, ge=0, le=2, description="focal attitude loss per stage ahead")
+    # focus and progress
+    focus_temperature: float = Field(0.35, gt=0, le=5, description="noise in choosing the job in focus")
+    always_on_effort: float = Field(0.12, ge=0, le=1, description="effort validation and consensus always get")
+    progress_rate: float = Field(0.35, gt=0, le=1, description="weekly catch-up of a job toward readiness")
+    fall_rate: float = Field(0.6, gt=0, le=1, description="weekly fall of a job toward lower readiness")
+    done_threshold: float = Field(0.75, gt=0, le=1, description="completion at which a job counts as done")
+    reopen_threshold: float = Field(0.62, gt=0, le=1, description="completion below which a done job reopens")
+    contradiction_shock: float = Field(0.12, ge=0, le=1, description="completion lost by later jobs per new contradiction")
+    need_margin: float = Field(0.1, ge=0, le=3, description="utility gain over status quo that signals need")
+    acceptance_margin: float = Field(0.0, ge=-3, le=3, description="utility over status quo to accept a choice")
+    veto_margin: float = Field(0.4, ge=0, le=5, description="utility below status quo that triggers a veto")
+    coverage_weight: float = Field(1.5, gt=0, le=20, description="group evidence weight that covers a cell")
+    confidence_weight: float = Field(4.0, gt=0, le=50, description="evidence weight for full confidence")
+    contradiction_tolerance: float = Field(1.5, gt=0, le=50, description="unresolved contradictions halving validation")
+    self_resolve_rate: float = Field(0.08, ge=0, le=1, description="weekly deconfliction by the group itself")
+    # overload and exhaustion
+    capacity: float = Field(9.0, gt=0, le=100, description="items a stakeholder holds without strain")
+    forget_rate: float = Field(0.12, ge=0, le=1, description="weekly decay of information load")
+    contradiction_load: float = Field(1.0, ge=0, le=10, description="load added per unresolved contradiction")
+    overwhelmed_threshold: float = Field(0.3, gt=0, le=1, description="peak overload that counts as overwhelmed")
+    exhaustion_overload: float = Field(0.04, ge=0, le=1, description="exhaustion per week of mean overload")
+    exhaustion_loop: float = Field(0.05, ge=0, le=1, description="exhaustion per reopened job")
+    # outcomes
+    ease_loops: float = Field(0.12, ge=0, le=5, description="ease lost per loop")
+    ease_time: float = Field(0.8, ge=0, le=10, description="ease lost for a full-horizon journey")
+    ease_overload: float = Field(1.0, ge=0, le=10, description="ease lost at full peak overload")
+    ease_contradictions: float = Field(0.15, ge=0, le=5, description="ease lost per contradiction met")
+    high_ease_threshold: float = Field(0.6, gt=0, le=1, description="ease counted as high")
+    difficult_threshold: float = Field(0.5, gt=0, le=1, description="ease below which a purchase is complex or difficult")
+    scope_loop_shrink: float = Field(0.04, ge=0, le=1, description="scope lost per loop")
+    scope_clarity_gain: float = Field(0.35, ge=0, le=2, description="scope gained by helpful supplier information")
+    regret_shortfall: float = Field(0.5, ge=0, le=1, description="regret weight of true-value shortfall")
+    regret_expectation: float = Field(0.3, ge=0, le=1, description="regret weight of unmet expectations")
+    regret_dissent: float = Field(0.2, ge=0, le=1, description="regret weight of dissent at decision")
+    settle_threshold: float = Field(0.9, gt=0, le=2, description="deal size below which the group settled for less")
+    expectation_tolerance: float = Field(0.15, ge=0, le=5, description="shortfall vs belief that breaks expectations")
+    strong_expectation_margin: float = Field(0.0, ge=-5, le=5, description="margin over belief for 'strongly met'")
+    helpful_threshold: float = Field(0.5, ge=0, le=1, description="share of helpful supplier items for helpful_info")
+
+    @model_validator(mode="after")
+    def _hysteresis(self) -> Behaviour:
+        if self.reopen_threshold >= self.done_threshold:
+            raise ValueError("reopen_threshold must be below done_threshold")
+        return self
+
+
+class Scenario(_Strict):
+    """A validated scenario: the population of deals, the behaviour and the strategies."""
+
+    name: str = "scenario"
+    description: str = ""
+    simulation: Simulation = Simulation()
+    population: Population = Population()
+    behaviour: Behaviour = Behaviour()
+    strategies: dict[str, Strategy] = Field(default_factory=dict)
+    source: str = Field("<memory>", exclude=True)
+
+    @model_validator(mode="after")
+    def _known_strategies(self) -> Scenario:
+        known = self.all_strategies()
+        for name in [*self.population.strategy_mix, self.population.competitor_strategy]:
+            if name not in known:
+                field = ("population.competitor_strategy" if name == self.population.competitor_strategy
+                         and name not in self.population.strategy_mix else "population.strategy_mix")
+                raise ValueError(
+                    f"field {field}: unknown strategy {name!r}; allowed: {', '.join(sorted(known))}"
+                )
+        return self
+
+    def all_strategies(self) -> dict[str, Strategy]:
+        """Built-in strategies overlaid with the scenario's own (hybrids or overrides)."""
+        return {**BUILTIN_STRATEGIES, **self.strategies}
+
+    def strategy(self, name: str) -> Strategy:
+        """The strategy called ``name``, or a ScenarioError listing the allowed names."""
+        known = self.all_strategies()
+        if name not in known:
+            raise ScenarioError(
+                f"{self.source}: strategy = {name!r}: unknown; allowed: {', '.join(sorted(known))}"
+            )
+        return known[name]
+
+    def with_overrides(self, overrides: dict[str, Any]) -> Scenario:
+        """A copy with dotted-key overrides, e.g. ``{"population.conflict_level": 0.8}``."""
+        data = self.model_dump(exclude={"source"})
+        for dotted, value in overrides.items():
+            _set_dotted(data, dotted, value)
+        return _validate(data, self.source)
+
+
+def _set_dotted(data: dict[str, Any], dotted: str, value: Any) -> None:
+    keys = dotted.split(".")
+    node = data
+    for key in keys[:-1]:
+        node = node.setdefault(key, {})
+    node[keys[-1]] = value
+
+
+def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _format_error(source: str, error: ValidationError, data: dict[str, Any]) -> str:
+    first = error.errors()[0]
+    field = ".".join(str(part) for part in first["loc"]) or "(file)"
+    message = first["msg"].removeprefix("Value error, ")
+    if first["type"] == "extra_forbidden":
+        parent = _lookup_model(first["loc"][:-1])
+        allowed = ", ".join(parent.model_fields) if parent else "see docs/ODD.md"
+        return f"{source}: unknown field {field!r}; allowed here: {allowed}"
+    if not first["loc"]:
+        return f"{source}: {message}"
+    value = first.get("input")
+    shown = "" if isinstance(value, dict) else f" = {value!r}"
+    return f"{source}: field {field}{shown}: {message}"
+
+
+def _lookup_model(loc: tuple[Any, ...]) -> type[BaseModel] | None:
+    model: type[BaseModel] = Scenario
+    for part in loc:
+        if part == "strategies":
+            return _StrategyTable
+        if isinstance(part, str) and model is _StrategyTable:
+            model = Strategy
+            continue
+        info = model.model_fields.get(str(part))
+        if info is None:
+            return None
+        annotation = info.annotation
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            model = annotation
+        else:
+            return None
+    return model
+
+
+class _StrategyTable(BaseModel):
+    """Marker used to locate fields under ``strategies.<name>`` in error messages."""
+
+
+def _validate(data: dict[str, Any], source: str) -> Scenario:
+    try:
+        return Scenario.model_validate({**data, "source": source})
+    except ValidationError as error:
+        raise ScenarioError(_format_error(source, error, data)) from None
+
+
+def resolve_path(name_or_path: str | Path) -> Path:
+    """A scenario path from a path or a bare name found in ``scenarios/`` (``baseline``)."""
+    path = Path(name_or_path)
+    if path.suffix != ".toml" and not path.exists():
+        candidate = SCENARIO_DIR / f"{path.name}.toml"
+        if candidate.exists():
+            return candidate
+    if not path.exists() and not path.is_absolute() and (SCENARIO_DIR / path.name).exists():
+        return SCENARIO_DIR / path.name
+    return path
+
+
+def _read_toml(path: Path, chain: tuple[Path, ...] = ()) -> dict[str, Any]:
+    if path in chain:
+        raise ScenarioError(f"{path}: extends itself through {' -> '.join(map(str, chain))}")
+    if not path.exists():
+        available = ", ".join(sorted(p.stem for p in SCENARIO_DIR.glob("*.toml")))
+        raise ScenarioError(f"{path}: no such scenario file; bundled scenarios: {available}")
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as error:
+        raise ScenarioError(f"{path}: not valid TOML ({error})") from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise ScenarioError(f"{path}: cannot be read ({error})") from None
+    parent = data.pop("extends", None)
+    if parent is None:
+        return data
+    if not isinstance(parent, str):
+        raise ScenarioError(f"{path}: field extends = {parent!r}: must be a file name")
+    parent_path = Path(parent) if Path(parent).is_absolute() else path.parent / parent
+    if not parent_path.exists():
+        parent_path = resolve_path(parent)
+    return _merge(_read_toml(parent_path, (*chain, path)), data)
+
+
+def load_scenario(name_or_path: str | Path = "baseline", **overrides: Any) -> Scenario:
+    """Load and validate a scenario by bundled name or path; keyword overrides use dotted keys
+    written with double underscores (``population__conflict_level=0.8``)."""
+    path = resolve_path(name_or_path)
+    data = _read_toml(path)
+    if "name" not in data:
+        data["name"] = path.stem
+    scenario = _validate(data, str(path))
+    if overrides:
+        scenario = scenario.with_overrides({k.replace("__", "."): v for k, v in overrides.items()})
+    return scenario

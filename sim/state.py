@@ -1,0 +1,273 @@
+"""Deal state as arrays with a leading deal axis, and the customer that starts each deal.
+
+Shapes: D deals, S stakeholder slots (the scenario's largest group; slots beyond a deal's
+group size are not members), O options (0 is the status quo, 1 the focal vendor, 2.. the
+competitors), M requirement dimensions, C = O * M information cells (one per option and
+dimension), J = 6 buying jobs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+import numpy as np
+
+from sim.network import influence_matrix, topology_library
+from sim.scenario import Scenario
+from sim.strategies import STRATEGY_FIELDS
+
+N_JOBS = 6
+# Roles: executive sponsor, finance, IT, operations/users, procurement, legal/security.
+# Priority profiles over five dimensions: capability, cost, risk, integration, vendor viability.
+ROLE_PROFILES = np.array(
+    [
+        [0.35, 0.20, 0.15, 0.10, 0.20],
+        [0.10, 0.50, 0.15, 0.05, 0.20],
+        [0.25, 0.05, 0.20, 0.40, 0.10],
+        [0.50, 0.10, 0.10, 0.20, 0.10],
+        [0.10, 0.40, 0.20, 0.05, 0.25],
+        [0.05, 0.10, 0.60, 0.05, 0.20],
+    ]
+)
+ROLE_INFLUENCE = np.array([2.0, 1.3, 1.2, 1.0, 0.9, 1.1])
+ROLE_STUBBORNNESS = np.array([1.0, 1.2, 1.1, 0.9, 1.0, 1.3])
+ROLE_WEIGHTS = np.array([0.0, 0.18, 0.22, 0.32, 0.15, 0.13])  # slots after the sponsor
+# How strongly each role is drawn to each job (rows: roles; columns: the six jobs).
+ROLE_JOB_AFFINITY = np.array(
+    [
+        [1.6, 1.0, 0.8, 1.0, 0.8, 1.6],
+        [0.8, 0.8, 1.2, 1.0, 1.5, 1.0],
+        [0.8, 1.2, 1.5, 1.2, 1.0, 0.7],
+        [1.2, 1.4, 1.3, 0.9, 0.8, 0.8],
+        [0.7, 0.9, 1.0, 1.5, 1.3, 0.9],
+        [0.7, 0.7, 1.0, 0.9, 1.6, 1.0],
+    ]
+)
+# Item channels: 0 peers/internal, 1 third party, 2 vendor rep meeting, 3 vendor digital.
+CHANNEL_INTERNAL, CHANNEL_THIRD_PARTY, CHANNEL_REP, CHANNEL_DIGITAL = 0, 1, 2, 3
+# Items gathered before any vendor engages: peers, third parties, generic vendor web content.
+INITIAL_CHANNEL_WEIGHTS = np.array([0.4, 0.3, 0.0, 0.3])
+GENERIC_DIGITAL_QUALITY = 0.6
+GENERIC_PERSUASION = 0.3
+
+
+def role_profiles(n_dimensions: int) -> np.ndarray:
+    """Role priority profiles resized to ``n_dimensions`` (rows sum to 1)."""
+    profiles = np.resize(ROLE_PROFILES.T, (n_dimensions, len(ROLE_PROFILES))).T
+    return profiles / profiles.sum(axis=1, keepdims=True)
+
+
+@dataclass
+class DealState:
+    """Everything a deal carries from week to week. All arrays share the leading deal axis."""
+
+    deal_id: np.ndarray  # (D,) global index of the deal in the run
+    group_size: np.ndarray  # (D,)
+    member: np.ndarray  # (D,S) bool
+    role: np.ndarray  # (D,S) int
+    priority0: np.ndarray  # (D,S,M) own priority weights (anchor)
+    priority: np.ndarray  # (D,S,M) current priority weights
+    stubbornness: np.ndarray  # (D,S)
+    influence: np.ndarray  # (D,S)
+    capacity: np.ndarray  # (D,S) items held without strain
+    adjacency: np.ndarray  # (D,S,S) bool consensus network
+    weights: np.ndarray  # (D,S,S) row-stochastic influence weights
+    true_value: np.ndarray  # (D,O,M) hidden true performance
+    conflict_level: np.ndarray  # (D,)
+    information_volume: np.ndarray  # (D,)
+    strategy_code: np.ndarray  # (D,) index of the focal strategy in the run's strategy list
+    vendor: np.ndarray  # (D,O,F) strategy fields per option (row 0, status quo, is zeros)
+    evidence_weight: np.ndarray  # (D,S,C) credibility-weighted amount of evidence per cell
+    evidence_claims: np.ndarray  # (D,S,C) credibility-weighted sum of claims per cell
+    items_held: np.ndarray  # (D,S) items received so far
+    shared_min: np.ndarray  # (D,C) lowest claim voiced in the group (inf if none)
+    shared_max: np.ndarray  # (D,C) highest claim voiced in the group (-inf if none)
+    contradicted: np.ndarray  # (D,C) bool: voiced claims on the cell contradict, unresolved
+    attitude: np.ndarray  # (D,S,O) feeling toward each vendor (misaligned selling lowers it)
+    opinion: np.ndarray  # (D,S,O) utility each stakeholder sees in each option
+    load: np.ndarray  # (D,S) information load
+    overload: np.ndarray  # (D,S) in [0,1]
+    focus: np.ndarray  # (D,S) job each stakeholder works on
+    completion: np.ndarray  # (D,J) in [0,1]
+    done: np.ndarray  # (D,J) bool
+    loops: np.ndarray  # (D,J) times a done job reopened
+    readiness: np.ndarray  # (D,J) what the group state supports for each job
+    choice: np.ndarray  # (D,) option the group leans to (1..K)
+    exhaustion: np.ndarray  # (D,)
+    week: np.ndarray  # (D,) weeks elapsed
+    finished: np.ndarray  # (D,) bool
+    end_reason: np.ndarray  # (D,) 0 running, 1 purchase, 2 horizon, 3 exhausted
+    contradictions_met: np.ndarray  # (D,) contradictions that ever surfaced
+    unresolved: np.ndarray  # (D,) unresolved contradictions now
+    peak_overload: np.ndarray  # (D,) peak of the group's mean overload
+    hours: np.ndarray  # (D,4+O) hours: internal, third party, digital, total, rep per option
+    focal_meetings: np.ndarray  # (D,)
+    misalignment_total: np.ndarray  # (D,) seller-ahead stages summed over focal meetings
+    supplier_items: np.ndarray  # (D,)
+    helpful_items: np.ndarray  # (D,)
+    acceptance: np.ndarray  # (D,) weighted acceptance of the choice
+
+    @property
+    def n_deals(self) -> int:
+        return len(self.deal_id)
+
+    def take(self, index: np.ndarray) -> DealState:
+        """The sub-state of the deals at ``index`` (used to drop finished deals)."""
+        return DealState(**{f.name: getattr(self, f.name)[index] for f in fields(self)})
+
+
+def _choose(rng: np.random.Generator, weights: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    cumulative = np.cumsum(weights / weights.sum())
+    return np.minimum(np.searchsorted(cumulative, rng.random(shape), side="right"), len(weights) - 1)
+
+
+def draw_range(rng: np.random.Generator, low: float, high: float, n: int) -> np.ndarray:
+    """Uniform draws in [low, high]; always consumes n draws so streams stay aligned."""
+    return low + (high - low) * rng.random(n)
+
+
+def new_customers(
+    scenario: Scenario, n: int, rng: np.random.Generator, graph_seed: int
+) -> dict[str, np.ndarray]:
+    """Draw n customers: group, roles, priorities, true values, network and initial items.
+
+    Everything here comes from the customer stream only, so every strategy meets the same
+    customers (common random numbers).
+    """
+    pop, sim = scenario.population, scenario.simulation
+    S, O, M = max(pop.group_sizes), sim.n_options + 1, sim.n_dimensions
+    sizes = np.asarray(pop.group_sizes)[_choose(rng, np.asarray(pop.group_size_weights), (n,))]
+    conflict = draw_range(rng, pop.conflict_level.low, pop.conflict_level.high, n)
+    volume = draw_range(rng, pop.information_volume.low, pop.information_volume.high, n)
+    need = draw_range(rng, pop.need_for_change.low, pop.need_for_change.high, n)
+    member = np.arange(S)[None, :] < sizes[:, None]
+
+    role = _choose(rng, ROLE_WEIGHTS, (n, S))
+    role[:, 0] = 0
+    profiles = role_profiles(M)[role]
+    noise = rng.exponential(size=(n, S, M)) / M
+    c = conflict[:, None, None]
+    priority = (1 - c) / M + c * (profiles + noise)
+    priority /= priority.sum(axis=2, keepdims=True)
+
+    spread = rng.random((n, S, 3))
+    behaviour = scenario.behaviour
+    stubbornness = np.clip(
+        behaviour.stubbornness * ROLE_STUBBORNNESS[role] * (0.75 + 0.5 * spread[..., 0]), 0.02, 0.98
+    )
+    influence = ROLE_INFLUENCE[role] * (0.7 + 0.6 * spread[..., 1])
+    capacity = behaviour.capacity * (0.7 + 0.6 * spread[..., 2])
+
+    true_value = rng.standard_normal((n, O, M))
+    true_value[:, 0, :] = 0.5 * true_value[:, 0, :] + 0.3 - 1.5 * need[:, None]
+
+    library = topology_library(pop.network, S, graph_seed)
+    graph_index = rng.integers(0, library.shape[1], n)
+    adjacency = library[sizes, graph_index]
+    trust = rng.uniform(0.3, 1.0, (n, S, S))
+    trust = (trust + trust.transpose(0, 2, 1)) / 2
+    weights = influence_matrix(adjacency, trust, influence, member)
+
+    # Initial items: 4-5 per stakeholder, gathered independently before vendors engage.
+    low, high = pop.initial_items
+    n_items = rng.integers(low, high + 1, (n, S)) * member
+    channel = _choose(rng, INITIAL_CHANNEL_WEIGHTS, (n, S, high))
+    option = rng.integers(0, O, (n, S, high))
+    dimension = rng.integers(0, M, (n, S, high))
+    normal = rng.standard_normal((n, S, high))
+    vendor_item = channel == CHANNEL_DIGITAL
+    option = np.where(vendor_item & (option == 0), 1 + dimension % max(O - 1, 1), option)
+    noise_sd = behaviour.item_noise * np.select(
+        [channel == CHANNEL_INTERNAL, channel == CHANNEL_THIRD_PARTY],
+        [behaviour.noise_internal, behaviour.noise_third_party],
+        1.5 - GENERIC_DIGITAL_QUALITY,
+    )
+    credibility = np.select(
+        [channel == CHANNEL_INTERNAL, channel == CHANNEL_THIRD_PARTY],
+        [behaviour.credibility_internal, behaviour.credibility_third_party],
+        0.4 + 0.5 * GENERIC_DIGITAL_QUALITY,
+    )
+    deal_index = np.arange(n)[:, None, None]
+    claim = (
+        true_value[deal_index, option, dimension]
+        + vendor_item * GENERIC_PERSUASION * 0.5
+        + noise_sd * normal
+    )
+    held = np.arange(high)[None, None, :] < n_items[:, :, None]
+    cell = option * M + dimension
+    one_hot = (cell[..., None] == np.arange(O * M)) & held[..., None]
+    evidence_weight = (one_hot * credibility[..., None]).sum(axis=2)
+    evidence_claims = (one_hot * (credibility * claim)[..., None]).sum(axis=2)
+    return {
+        "group_size": sizes,
+        "member": member,
+        "role": role,
+        "priority0": priority,
+        "priority": priority.copy(),
+        "stubbornness": stubbornness,
+        "influence": influence * member,
+        "capacity": capacity,
+        "adjacency": adjacency,
+        "weights": weights,
+        "true_value": true_value,
+        "conflict_level": conflict,
+        "information_volume": volume,
+        "evidence_weight": evidence_weight,
+        "evidence_claims": evidence_claims,
+        "items_held": n_items.astype(float),
+    }
+
+
+def initial_state(
+    customers: dict[str, np.ndarray],
+    vendor: np.ndarray,
+    strategy_code: np.ndarray,
+    deal_id: np.ndarray,
+) -> DealState:
+    """Assemble week-0 state from drawn customers and the vendors' strategies (D,O,F)."""
+    n, S = customers["member"].shape
+    O, M = customers["true_value"].shape[1:]
+    C = O * M
+    zeros = np.zeros(n)
+    state = DealState(
+        deal_id=deal_id,
+        strategy_code=strategy_code,
+        vendor=vendor,
+        shared_min=np.full((n, C), np.inf),
+        shared_max=np.full((n, C), -np.inf),
+        contradicted=np.zeros((n, C), dtype=bool),
+        attitude=np.zeros((n, S, O)),
+        opinion=np.zeros((n, S, O)),
+        load=customers["items_held"].copy(),
+        overload=np.zeros((n, S)),
+        focus=np.zeros((n, S), dtype=np.int64),
+        completion=np.zeros((n, N_JOBS)),
+        done=np.zeros((n, N_JOBS), dtype=bool),
+        loops=np.zeros((n, N_JOBS), dtype=np.int64),
+        readiness=np.zeros((n, N_JOBS)),
+        choice=np.ones(n, dtype=np.int64),
+        exhaustion=zeros.copy(),
+        week=np.zeros(n, dtype=np.int64),
+        finished=np.zeros(n, dtype=bool),
+        end_reason=np.zeros(n, dtype=np.int64),
+        contradictions_met=zeros.copy(),
+        unresolved=zeros.copy(),
+        peak_overload=zeros.copy(),
+        hours=np.zeros((n, 4 + O)),
+        focal_meetings=zeros.copy(),
+        misalignment_total=zeros.copy(),
+        supplier_items=zeros.copy(),
+        helpful_items=zeros.copy(),
+        acceptance=zeros.copy(),
+        **customers,
+    )
+    return state
+
+
+def vendor_array(table: np.ndarray, focal: np.ndarray, competitor: int, n_options: int) -> np.ndarray:
+    """Strategy fields per deal and option (D,O,F): option 1 gets the deal's focal strategy,
+    options 2.. the competitor strategy, the status quo nothing."""
+    vendor = np.zeros((len(focal), n_options + 1, len(STRATEGY_FIELDS)))
+    vendor[:, 1] = table[focal]
+    vendor[:, 2:] = table[competitor]
+    return vendor
