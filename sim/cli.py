@@ -230,6 +230,23 @@ def scenarios() -> None:
     console.print(table)
 
 
+def _register_extensions() -> None:
+    """Commands that live next to their feature (sweeps, dashboard, calibration)."""
+    import importlib
+
+    for module in ("sim.sweep_cli", "sim.dashboard_cli", "sim.calibration_cli"):
+        try:
+            extension = importlib.import_module(module)
+        except ModuleNotFoundError as error:
+            if error.name == module:
+                continue
+            raise
+        extension.register(app)
+
+
+_register_extensions()
+
+
 def main() -> None:  # pragma: no cover - entry point
     app()
 

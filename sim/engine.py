@@ -84,6 +84,7 @@ class Cohort:
         self.state = _concat_states(parts)
         start(self.state, self.behaviour)
         self.rows = np.arange(self.state.n_deals)  # positions of running deals in the cohort
+        self.finished_state: DealState | None = None  # deals that ended at the last step
         self.size = self.state.n_deals
         self.stakeholders = self.state.member.shape[1]
         self.cells = self.state.evidence_weight.shape[2]
@@ -101,10 +102,12 @@ class Cohort:
             ]
         )
         step(self.state, self.behaviour, draws.take(self.rows), self.horizon)
+        self.finished_state = None
         finished = self.state.finished
         if not finished.any():
             return None
         done = self.state.take(np.nonzero(finished)[0])
+        self.finished_state = done
         keep = np.nonzero(~finished)[0]
         self.state = self.state.take(keep)
         self.rows = self.rows[keep]
