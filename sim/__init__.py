@@ -45,5 +45,10 @@ def simulate(
     if not isinstance(scenario, Scenario):
         scenario = load_scenario(scenario)
     deals = simulate_frame(scenario, n_deals, seed, strategy, chunk_size, progress)
-    return Results(deals=deals, scenario=scenario.name, seed=seed, strategy=strategy,
-                   metadata={"n_deals": n_deals, "source": scenario.source})
+    return Results(
+        deals=deals,
+        scenario=scenario.name,
+        seed=seed,
+        strategy=strategy,
+        metadata={"n_deals": n_deals, "source": scenario.source},
+    )

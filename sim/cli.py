@@ -71,10 +71,14 @@ class DelayedProgress:
         self.done += finished
         if self.bar is None and time.perf_counter() - self.started > PROGRESS_AFTER_SECONDS:
             self.bar = Progress(
-                TextColumn("{task.description}"), BarColumn(),
+                TextColumn("{task.description}"),
+                BarColumn(),
                 TextColumn("{task.completed:,}/{task.total:,} deals"),
-                TextColumn("{task.fields[rate]}"), TimeElapsedColumn(), TimeRemainingColumn(),
-                console=error_console, transient=True,
+                TextColumn("{task.fields[rate]}"),
+                TimeElapsedColumn(),
+                TimeRemainingColumn(),
+                console=error_console,
+                transient=True,
             )
             self.bar.start()
             self.task = self.bar.add_task(self.description, total=self.total, rate="")
@@ -99,7 +103,10 @@ def _fmt(value: float, name: str) -> str:
         return f"{value:.2f}"
     if name in ("deal_size",):
         return f"{value:.3f}"
-    if METRICS[name][0].endswith(("rate", "deals", "regret", "Overwhelmed", "suppliers")) and name != "regret":
+    if (
+        METRICS[name][0].endswith(("rate", "deals", "regret", "Overwhelmed", "suppliers"))
+        and name != "regret"
+    ):
         return f"{100 * value:.1f}%"
     return f"{value:.3f}"
 
@@ -112,8 +119,9 @@ def _with_ci(mean: float, low: float, high: float, name: str) -> str:
     return f"{_fmt(mean, name)} ± {half}"
 
 
-def _run(scenario: Scenario, deals: int, seed: int, strategy: str | None,
-         progress: Callable[[int], None]) -> Results:
+def _run(
+    scenario: Scenario, deals: int, seed: int, strategy: str | None, progress: Callable[[int], None]
+) -> Results:
     with user_errors():
         return simulate(scenario, deals, seed, strategy, chunk_size=CLI_CHUNK, progress=progress)
 
@@ -121,8 +129,11 @@ def _run(scenario: Scenario, deals: int, seed: int, strategy: str | None,
 def _save(results: Results | list[Results], out: Path | None) -> None:
     if out is None:
         return
-    frame = results if isinstance(results, Results) else Results(
-        pd.concat([r.deals for r in results], ignore_index=True))
+    frame = (
+        results
+        if isinstance(results, Results)
+        else Results(pd.concat([r.deals for r in results], ignore_index=True))
+    )
     with user_errors():
         frame.save(out)
     console.print(f"wrote {out}")
@@ -133,10 +144,12 @@ def run(
     scenario: ScenarioArg = "baseline",
     deals: DealsOpt = 5000,
     seed: SeedOpt = 0,
-    strategy: Annotated[str | None, typer.Option(
-        help="Focal strategy for every deal (default: the scenario's mix).")] = None,
-    out: Annotated[Path | None, typer.Option(
-        help="Write the per-deal table to FILE.csv, FILE.parquet or FILE.json.")] = None,
+    strategy: Annotated[
+        str | None, typer.Option(help="Focal strategy for every deal (default: the scenario's mix).")
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="Write the per-deal table to FILE.csv, FILE.parquet or FILE.json.")
+    ] = None,
 ) -> None:
     """Simulate a scenario and print each metric with its 95% confidence interval."""
     loaded = _load(scenario)
@@ -163,13 +176,14 @@ def run(
 @app.command()
 def compare(
     scenario: ScenarioArg = "baseline",
-    strategies: Annotated[str, typer.Option(
-        help="Comma-separated focal strategies to compare on the same deals.")] =
-        "seller_led,digital_first,sense_making",
+    strategies: Annotated[
+        str, typer.Option(help="Comma-separated focal strategies to compare on the same deals.")
+    ] = "seller_led,digital_first,sense_making",
     deals: DealsOpt = 5000,
     seed: SeedOpt = 0,
-    out: Annotated[Path | None, typer.Option(
-        help="Write all strategies' per-deal rows to FILE.csv, .parquet or .json.")] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="Write all strategies' per-deal rows to FILE.csv, .parquet or .json.")
+    ] = None,
 ) -> None:
     """Compare strategies on the same simulated deals (paired, common random numbers)."""
     loaded = _load(scenario)
@@ -192,9 +206,9 @@ def compare(
     for name in names:
         table.add_column(name, justify="right")
     for metric, row in side.iterrows():
-        table.add_row(row["label"], *[
-            _with_ci(row[n], row[f"{n}_ci_low"], row[f"{n}_ci_high"], metric) for n in names
-        ])
+        table.add_row(
+            row["label"], *[_with_ci(row[n], row[f"{n}_ci_low"], row[f"{n}_ci_high"], metric) for n in names]
+        )
     console.print(table)
     if len(names) > 1:
         base = runs[names[0]]

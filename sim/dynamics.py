@@ -19,6 +19,7 @@ from sim.state import (
     CHANNEL_INTERNAL,
     CHANNEL_REP,
     CHANNEL_THIRD_PARTY,
+    FLOAT,
     N_JOBS,
     ROLE_JOB_AFFINITY,
     DealState,
@@ -30,6 +31,9 @@ SUPPLIER_SELECTION = 3
 # Time with suppliers depends on the job in focus: little while defining the problem,
 # most while selecting and validating suppliers.
 SUPPLIER_FOCUS_FACTOR = np.array([0.5, 1.0, 0.8, 1.6, 1.4, 0.8])
+# How far a new contradiction sets each job back (times contradiction_shock): it puts the
+# chosen supplier and its validation in doubt most, and reopens exploration and requirements.
+CONTRADICTION_REACH = np.array([0.0, 0.5, 0.5, 1.0, 1.0, 0.5], dtype=FLOAT)
 SLOT_FIELDS = 7  # exists, channel, option, dimension, aligned, group-level, tailored
 ITEM_SLOTS = 2  # at most two new items per stakeholder-week
 END_RUNNING, END_PURCHASE, END_HORIZON, END_EXHAUSTED = 0, 1, 2, 3
@@ -47,9 +51,9 @@ class WeeklyDraws:
 
     @classmethod
     def draw(cls, rng: np.random.Generator, n: int, stakeholders: int, cells: int) -> WeeklyDraws:
-        uniform = rng.random((n, stakeholders, N_JOBS + ITEM_SLOTS * SLOT_FIELDS))
-        noise = rng.standard_normal((n, stakeholders, ITEM_SLOTS))
-        per_cell = rng.random((n, 2, cells))
+        uniform = rng.random((n, stakeholders, N_JOBS + ITEM_SLOTS * SLOT_FIELDS), dtype=FLOAT)
+        noise = rng.standard_normal((n, stakeholders, ITEM_SLOTS), dtype=FLOAT)
+        per_cell = rng.random((n, 2, cells), dtype=FLOAT)
         return cls(
             focus=uniform[..., :N_JOBS],
             slots=uniform[..., N_JOBS:].reshape(n, stakeholders, ITEM_SLOTS, SLOT_FIELDS),
@@ -60,7 +64,10 @@ class WeeklyDraws:
 
     def take(self, index: np.ndarray) -> WeeklyDraws:
         return WeeklyDraws(
-            self.focus[index], self.slots[index], self.noise[index], self.voice[index],
+            self.focus[index],
+            self.slots[index],
+            self.noise[index],
+            self.voice[index],
             self.resolve[index],
         )
 
@@ -68,12 +75,56 @@ class WeeklyDraws:
     def concat(cls, parts: list[WeeklyDraws]) -> WeeklyDraws:
         if len(parts) == 1:
             return parts[0]
-        return cls(*(np.concatenate([getattr(p, f) for p in parts]) for f in
-                     ("focus", "slots", "noise", "voice", "resolve")))
+        return cls(
+            *(
+                np.concatenate([getattr(p, f) for p in parts])
+                for f in ("focus", "slots", "noise", "voice", "resolve")
+            )
+        )
 
 
-def _per_member_mean(values: np.ndarray, member: np.ndarray, count: np.ndarray) -> np.ndarray:
-    return (values * member).sum(axis=1) / count
+def _last_sum(values: np.ndarray) -> np.ndarray:
+    """Sum over a short last axis as a matrix product (a strided reduce is much slower)."""
+    return values @ np.ones(values.shape[-1], dtype=values.dtype)
+
+
+def _last_max(values: np.ndarray) -> np.ndarray:
+    """Maximum over a short last axis, slice by slice."""
+    result = values[..., 0].copy()
+    for index in range(1, values.shape[-1]):
+        np.maximum(result, values[..., index], out=result)
+    return result
+
+
+def _last_argmax(values: np.ndarray) -> np.ndarray:
+    """First index of the maximum over a short last axis, slice by slice (same as argmax)."""
+    best = values[..., 0].copy()
+    index = np.zeros(best.shape, dtype=np.int64)
+    for position in range(1, values.shape[-1]):
+        better = values[..., position] > best
+        np.copyto(best, values[..., position], where=better)
+        index[better] = position
+    return index
+
+
+def _flat(array: np.ndarray) -> np.ndarray:
+    """A flat view for scattered in-place updates (the array must be C-contiguous)."""
+    if not array.flags.c_contiguous:
+        raise ValueError("state array is not contiguous; a flat view would be a copy")
+    return array.reshape(-1)
+
+
+def _reduce_members(ufunc: np.ufunc, values: np.ndarray) -> np.ndarray:
+    """Reduce (D,S,X) over the stakeholder axis slice by slice (faster than a strided reduce)."""
+    result = values[:, 0].copy()
+    for index in range(1, values.shape[1]):
+        ufunc(result, values[:, index], out=result)
+    return result
+
+
+def _sum_members(values: np.ndarray, member_row: np.ndarray) -> np.ndarray:
+    """Sum of (D,S,X) over members, as a matrix product (much faster than a strided sum)."""
+    return (member_row @ values)[:, 0]
 
 
 def own_utility(state: DealState, behaviour: Behaviour) -> np.ndarray:
@@ -92,9 +143,12 @@ def update_beliefs(state: DealState, behaviour: Behaviour, requirements_effort: 
     """
     own = own_utility(state, behaviour)
     opinion = state.opinion
-    distance = np.abs(opinion[:, :, None, :] - opinion[:, None, :, :]).mean(axis=3)
-    listen = state.weights * (distance <= behaviour.confidence_bound)
-    listen /= listen.sum(axis=2, keepdims=True)
+    n_options = opinion.shape[2]
+    # Squared RMS distance between opinion vectors, via |x|^2 + |y|^2 - 2 x.y (one matmul).
+    squares = _last_sum(opinion * opinion)
+    distance2 = squares[:, :, None] + squares[:, None, :] - 2 * (opinion @ opinion.transpose(0, 2, 1))
+    listen = state.weights * (distance2 <= FLOAT(n_options * behaviour.confidence_bound**2))
+    listen /= _last_sum(listen)[..., None]
     stubbornness = state.stubbornness[..., None]
     state.opinion = stubbornness * own + (1 - stubbornness) * (listen @ opinion)
 
@@ -102,7 +156,7 @@ def update_beliefs(state: DealState, behaviour: Behaviour, requirements_effort: 
     neighbours = state.weights @ state.priority
     priority = state.priority + mixing[:, None, None] * (neighbours - state.priority)
     priority += 0.1 * stubbornness * (state.priority0 - priority)
-    state.priority = priority / priority.sum(axis=2, keepdims=True)
+    state.priority = priority / _last_sum(priority)[..., None]
 
 
 def start(state: DealState, behaviour: Behaviour) -> None:
@@ -116,36 +170,40 @@ def job_readiness(state: DealState, behaviour: Behaviour) -> None:
     D, S, M = state.priority.shape
     O = state.true_value.shape[1]
     member = state.member
+    member_row = member[:, None, :].astype(FLOAT)
     n_members = member.sum(axis=1)
     influence = state.influence
     total_influence = influence.sum(axis=1)
     opinion = state.opinion
 
-    best_solution = opinion[:, :, 1:].max(axis=2)
+    best_solution = _last_max(opinion[:, :, 1:])
     need = (influence * (best_solution - opinion[:, :, 0] > behaviour.need_margin)).sum(1)
 
-    group_evidence = (state.evidence_weight * member[..., None]).sum(axis=1).reshape(D, O, M)
+    group_evidence = _sum_members(state.evidence_weight, member_row).reshape(D, O, M)
     coverage = np.minimum(1.0, group_evidence[:, 1:] / behaviour.coverage_weight).mean(axis=(1, 2))
 
-    mean_priority = _per_member_mean(state.priority, member[..., None], n_members[:, None])
-    spread = np.abs(state.priority - mean_priority[:, None]).sum(axis=2)
-    disagreement = _per_member_mean(spread, member, n_members)
+    mean_priority = _sum_members(state.priority, member_row) / n_members[:, None]
+    spread = _last_sum(np.abs(state.priority - mean_priority[:, None]))
+    disagreement = (spread * member).sum(axis=1) / n_members
     requirements = np.clip(1 - behaviour.priority_disagreement_scale * disagreement, 0, 1)
 
-    preferred = opinion[:, :, 1:].argmax(axis=2) + 1
+    preferred = _last_argmax(opinion[:, :, 1:]) + 1
     votes = np.stack([(influence * (preferred == o)).sum(1) for o in range(1, O)], axis=1)
     choice = votes.argmax(axis=1) + 1
     agreement = (influence * (preferred == choice[:, None])).sum(1)
 
     deals = np.arange(D)
-    evidence_on_choice = state.evidence_weight.reshape(D, S, O, M)[deals, :, choice].sum(axis=2)
-    confidence = _per_member_mean(
-        np.minimum(1.0, evidence_on_choice / behaviour.confidence_weight), member, n_members
-    )
+    evidence_per_option = _last_sum(state.evidence_weight.reshape(D, S, O, M))  # (D,S,O)
+    evidence_on_choice = evidence_per_option[deals, :, choice]
+    confidence = (np.minimum(1.0, evidence_on_choice / behaviour.confidence_weight) * member).sum(
+        axis=1
+    ) / n_members
     validation = confidence / (1 + state.unresolved / behaviour.contradiction_tolerance)
 
     opinion_of_choice = opinion[deals[:, None], np.arange(S)[None, :], choice[:, None]]
-    accepts = opinion_of_choice >= opinion[:, :, 0] + behaviour.acceptance_margin
+    accepts = (opinion_of_choice >= opinion[:, :, 0] + behaviour.acceptance_margin) & (
+        opinion_of_choice >= best_solution - behaviour.preference_tolerance
+    )
     acceptance = (influence * accepts).sum(1) / total_influence
     veto = (member & (opinion_of_choice < opinion[:, :, 0] - behaviour.veto_margin)).any(axis=1)
 
@@ -159,9 +217,54 @@ def job_readiness(state: DealState, behaviour: Behaviour) -> None:
             acceptance * np.where(veto, 0.5, 1.0),
         ],
         axis=1,
-    )
+    ).astype(FLOAT)
     state.choice = choice
-    state.acceptance = acceptance
+    state.acceptance = acceptance.astype(FLOAT)
+    state.dissent = member & ~accepts
+
+
+# Columns of the per-deal source table used to look up an item's properties by its source.
+SRC_OPTION, SRC_CHANNEL, SRC_ALIGNMENT, SRC_GROUP, SRC_TAILORING, SRC_CREDIBILITY, SRC_NOISE, SRC_BIAS = (
+    range(8)
+)
+
+
+def source_table(vendor: np.ndarray, behaviour: Behaviour) -> np.ndarray:
+    """Properties of each information source per deal (D, 2 + 2K, 8).
+
+    Sources: 0 peers/internal, 1 third party, 2..K+1 each vendor's reps, K+2..2K+1 each
+    vendor's digital content. Reps speak with persuasion as bias; digital content with half.
+    """
+    b = behaviour
+    D, O, _ = vendor.shape
+    K = O - 1
+    table = np.zeros((D, 2 + 2 * K, 8), dtype=FLOAT)
+    table[:, 0, SRC_CHANNEL] = CHANNEL_INTERNAL
+    table[:, 0, SRC_CREDIBILITY] = b.credibility_internal
+    table[:, 0, SRC_NOISE] = b.item_noise * b.noise_internal
+    table[:, 1, SRC_CHANNEL] = CHANNEL_THIRD_PARTY
+    table[:, 1, SRC_CREDIBILITY] = b.credibility_third_party
+    table[:, 1, SRC_NOISE] = b.item_noise * b.noise_third_party
+    strategy = vendor[:, 1:]
+    options = np.arange(1, O, dtype=FLOAT)
+    for first, channel in ((2, CHANNEL_REP), (2 + K, CHANNEL_DIGITAL)):
+        rows = table[:, first : first + K]
+        rows[..., SRC_OPTION] = options
+        rows[..., SRC_CHANNEL] = channel
+        rows[..., SRC_ALIGNMENT] = strategy[..., FIELD["stage_alignment"]]
+        rows[..., SRC_GROUP] = strategy[..., FIELD["group_level"]]
+        rows[..., SRC_TAILORING] = strategy[..., FIELD["tailoring"]]
+        quality = strategy[..., FIELD["digital_quality"]]
+        persuasion = strategy[..., FIELD["persuasion"]]
+        if channel == CHANNEL_REP:
+            rows[..., SRC_CREDIBILITY] = b.credibility_rep
+            rows[..., SRC_NOISE] = b.item_noise * b.noise_rep
+            rows[..., SRC_BIAS] = persuasion
+        else:
+            rows[..., SRC_CREDIBILITY] = 0.4 + 0.5 * quality
+            rows[..., SRC_NOISE] = b.item_noise * (1.5 - quality)
+            rows[..., SRC_BIAS] = 0.5 * persuasion
+    return table
 
 
 def _deliver_items(
@@ -182,114 +285,115 @@ def _deliver_items(
     # Time shares per stakeholder: peers, third parties, self-serve digital, each vendor's reps.
     meeting = vendor[:, 1:, FIELD["meeting_time"]]
     digital_volume = vendor[:, 1:, FIELD["digital_volume"]]
-    rep_weight = (b.base_share_suppliers / K) * meeting[:, None, :] * (
-        SUPPLIER_FOCUS_FACTOR[state.focus][..., None]
+    rep_weight = (
+        (b.base_share_suppliers / K) * meeting[:, None, :] * (SUPPLIER_FOCUS_FACTOR[state.focus][..., None])
     )
     digital_weight = b.base_share_digital * np.sqrt(digital_volume.mean(axis=1))
     total_weight = (
         b.base_share_internal + b.base_share_third_party + digital_weight[:, None] + rep_weight.sum(2)
     )
     hours = b.hours_per_week * member / total_weight
-    state.hours[:, 0] += (hours * b.base_share_internal).sum(1)
-    state.hours[:, 1] += (hours * b.base_share_third_party).sum(1)
-    state.hours[:, 2] += (hours * digital_weight[:, None]).sum(1)
+    hours_total = hours.sum(axis=1)
+    state.hours[:, 0] += hours_total * b.base_share_internal
+    state.hours[:, 1] += hours_total * b.base_share_third_party
+    state.hours[:, 2] += hours_total * digital_weight
     state.hours[:, 3] += b.hours_per_week * member.sum(1)
-    state.hours[:, 5:] += (hours[..., None] * rep_weight).sum(1)
+    state.hours[:, 5:] += (hours[:, None, :] @ rep_weight)[:, 0]
 
     # Item sources: weight of each channel = its time share times its yield of items.
-    share_internal = b.base_share_internal / total_weight
-    share_third = b.base_share_third_party / total_weight
-    share_rep = rep_weight / total_weight[..., None]
-    share_digital = (digital_weight[:, None] / total_weight)[..., None] * (
-        b.digital_yield * digital_volume[:, None, :] / K
-    )
+    digital_items = (b.digital_yield / K) * digital_weight[:, None] * digital_volume  # (D,K)
     sources = np.concatenate(
-        [share_internal[..., None], share_third[..., None], share_rep, share_digital], axis=2
+        [
+            np.broadcast_to(np.array([b.base_share_internal, b.base_share_third_party], FLOAT), (D, S, 2)),
+            rep_weight,
+            np.broadcast_to(digital_items[:, None, :], (D, S, K)),
+        ],
+        axis=2,
     )
-    source_total = sources.sum(axis=2)
-    cumulative = np.cumsum(sources, axis=2) / source_total[..., None]
+    cumulative = np.cumsum(sources, axis=2)
+    source_total = cumulative[..., -1]
     slot_probability = np.clip(
-        b.items_per_week * state.information_volume[:, None] * source_total / ITEM_SLOTS, 0, 1
+        b.items_per_week * state.information_volume[:, None] * source_total / (total_weight * ITEM_SLOTS),
+        0,
+        1,
     )
+    table = source_table(vendor, b).reshape(D * (2 + 2 * K), 8)
 
-    deals = np.arange(D)[:, None]
-    people = np.arange(S)[None, :]
-    top_dimension = state.priority.argmax(axis=2)
-    true_flat = state.true_value.reshape(D, O * M)
-    new_items = np.zeros((D, S))
+    n_sources = 2 + 2 * K
+    top_dimension = state.priority.argmax(axis=2).reshape(-1)
+    true_flat = state.true_value.reshape(-1)
+    cumulative = cumulative.reshape(D * S, n_sources)
+    source_total = source_total.reshape(-1)
+    open_slot = member[..., None] & (draws.slots[..., 0] < slot_probability[..., None])
+    weight_flat, claims_flat = _flat(state.evidence_weight), _flat(state.evidence_claims)
+    attitude_flat = _flat(state.attitude)
+    new_items = np.zeros(D * S, dtype=FLOAT)
     for slot in range(ITEM_SLOTS):
-        u = draws.slots[:, :, slot]
-        exists = member & (u[..., 0] < slot_probability)
-        source = np.minimum((u[..., 1, None] > cumulative).sum(axis=2), 2 + 2 * K - 1)
-        is_rep = (source >= 2) & (source < 2 + K)
-        is_digital = source >= 2 + K
-        is_vendor = is_rep | is_digital
-        vendor_option = np.where(is_rep, source - 1, np.where(is_digital, source - 1 - K, 0))
-        strategy = vendor[deals, vendor_option]  # (D,S,F)
-        aligned = is_vendor & (u[..., 4] < strategy[..., FIELD["stage_alignment"]])
-        group_level = is_vendor & (u[..., 5] < strategy[..., FIELD["group_level"]])
-        tailored = is_vendor & (u[..., 6] < strategy[..., FIELD["tailoring"]])
-        persuasion = strategy[..., FIELD["persuasion"]]
-        quality = strategy[..., FIELD["digital_quality"]]
+        # Work on the items that exist only: index = deal * S + stakeholder.
+        index = np.flatnonzero(open_slot[..., slot])
+        deal = index // S
+        u = draws.slots[:, :, slot].reshape(D * S, SLOT_FIELDS)[index]
+        source = (u[:, 1, None] * source_total[index, None] > cumulative[index]).sum(axis=1)
+        item = table[deal * n_sources + np.minimum(source, n_sources - 1)]  # (n, 8)
+        channel = item[:, SRC_CHANNEL]
+        is_vendor = channel >= CHANNEL_REP
+        is_rep = channel == CHANNEL_REP
+        vendor_option = item[:, SRC_OPTION].astype(np.int64)
+        aligned = u[:, 4] < item[:, SRC_ALIGNMENT]  # always False for non-vendor sources
+        group_level = u[:, 5] < item[:, SRC_GROUP]
+        tailored = u[:, 6] < item[:, SRC_TAILORING]
 
         # Aligned vendor content meets the group's job: while the problem is still being
         # identified it speaks about the cost of the status quo, otherwise about its own option.
-        about_status_quo = aligned & (stage[:, None] == 0)
-        random_option = np.minimum((u[..., 2] * O).astype(np.int64), O - 1)
+        item_stage = stage[deal]
+        about_status_quo = aligned & (item_stage == 0)
+        random_option = np.minimum((u[:, 2] * O).astype(np.int64), O - 1)
         option = np.where(is_vendor, np.where(about_status_quo, 0, vendor_option), random_option)
-        random_dimension = np.minimum((u[..., 3] * M).astype(np.int64), M - 1)
-        dimension = np.where(tailored, top_dimension, random_dimension)
+        random_dimension = np.minimum((u[:, 3] * M).astype(np.int64), M - 1)
+        dimension = np.where(tailored, top_dimension[index], random_dimension)
         cell = option * M + dimension
-
-        channel = np.where(is_rep, CHANNEL_REP, np.where(is_digital, CHANNEL_DIGITAL, 0))
-        channel = np.where(source == 1, CHANNEL_THIRD_PARTY, channel)
-        noise_sd = b.item_noise * np.select(
-            [channel == CHANNEL_INTERNAL, channel == CHANNEL_THIRD_PARTY, channel == CHANNEL_REP],
-            [b.noise_internal, b.noise_third_party, b.noise_rep],
-            1.5 - quality,
-        )
-        credibility = np.select(
-            [channel == CHANNEL_INTERNAL, channel == CHANNEL_THIRD_PARTY, channel == CHANNEL_REP],
-            [b.credibility_internal, b.credibility_third_party, b.credibility_rep],
-            0.4 + 0.5 * quality,
-        )
-        bias = np.where(is_rep, persuasion, 0.5 * persuasion) * is_vendor
-        bias = np.where(about_status_quo, -bias, bias)
-        claim = true_flat[deals, cell] + bias + noise_sd * draws.noise[:, :, slot]
+        bias = np.where(about_status_quo, -item[:, SRC_BIAS], item[:, SRC_BIAS])
+        noise = draws.noise[:, :, slot].reshape(-1)[index]
+        claim = true_flat[deal * (O * M) + cell] + bias + item[:, SRC_NOISE] * noise
 
         # A rep who runs ahead of the group's job: seller-led pushes to supplier selection.
-        stages_ahead = np.where(
-            exists & is_rep & ~aligned, np.maximum(0, SUPPLIER_SELECTION - stage)[:, None], 0
-        )
-        credibility = np.where(stages_ahead > 0, 0.5 * credibility, credibility)
-        state.attitude[deals, people, vendor_option] -= b.misalignment_penalty * stages_ahead
-        focal_meeting = exists & is_rep & (vendor_option == 1)
-        state.focal_meetings += focal_meeting.sum(1)
-        state.misalignment_total += (stages_ahead * focal_meeting).sum(1)
+        stages_ahead = (is_rep & ~aligned) * np.maximum(0, SUPPLIER_SELECTION - item_stage)
+        credibility = item[:, SRC_CREDIBILITY] * np.where(stages_ahead > 0, FLOAT(0.5), FLOAT(1))
+        attitude_flat[index * O + vendor_option] -= FLOAT(b.misalignment_penalty) * stages_ahead
+        focal_meeting = is_rep & (vendor_option == 1)
+        state.focal_meetings += np.bincount(deal, focal_meeting, minlength=D).astype(FLOAT)
+        state.misalignment_total += np.bincount(deal, stages_ahead * focal_meeting, minlength=D).astype(FLOAT)
 
-        low, high = state.shared_min[deals, cell], state.shared_max[deals, cell]
+        pool_index = deal * (O * M) + cell
+        low, high = state.shared_min.reshape(-1)[pool_index], state.shared_max.reshape(-1)[pool_index]
         conflicts = (claim - low > b.contradiction_gap) | (high - claim > b.contradiction_gap)
-        vendor_item = exists & is_vendor
-        state.supplier_items += vendor_item.sum(1)
-        state.helpful_items += (vendor_item & aligned & ~conflicts).sum(1)
+        state.supplier_items += np.bincount(deal, is_vendor, minlength=D).astype(FLOAT)
+        state.helpful_items += np.bincount(deal, is_vendor & aligned & ~conflicts, minlength=D).astype(FLOAT)
 
-        private = exists & ~group_level
-        state.evidence_weight[deals, people, cell] += private * credibility
-        state.evidence_claims[deals, people, cell] += private * credibility * claim
-        new_items += private
+        private = ~group_level
+        target = index[private] * (O * M) + cell[private]
+        weight_flat[target] += credibility[private]
+        claims_flat[target] += credibility[private] * claim[private]
+        new_items[index[private]] += 1
 
-        shared = exists & group_level
-        if shared.any():
-            d, s = np.nonzero(shared)
-            c = cell[d, s]
-            to_all = member[d].astype(float)
-            np.add.at(state.evidence_weight, (d[:, None], people, c[:, None]),
-                      to_all * credibility[d, s, None])
-            np.add.at(state.evidence_claims, (d[:, None], people, c[:, None]),
-                      to_all * (credibility * claim)[d, s, None])
-            np.minimum.at(state.shared_min, (d, c), claim[d, s])
-            np.maximum.at(state.shared_max, (d, c), claim[d, s])
-            new_items += np.bincount(d, minlength=D)[:, None] * member
+        if group_level.any():
+            d, c = deal[group_level], cell[group_level]
+            to_all = member[d].astype(FLOAT)
+            people = np.arange(S)[None, :]
+            np.add.at(
+                state.evidence_weight,
+                (d[:, None], people, c[:, None]),
+                to_all * credibility[group_level, None],
+            )
+            np.add.at(
+                state.evidence_claims,
+                (d[:, None], people, c[:, None]),
+                to_all * (credibility * claim)[group_level, None],
+            )
+            np.minimum.at(state.shared_min, (d, c), claim[group_level])
+            np.maximum.at(state.shared_max, (d, c), claim[group_level])
+            new_items += (np.bincount(d, minlength=D)[:, None] * member).reshape(-1)
+    new_items = new_items.reshape(D, S)
     state.items_held += new_items
     return new_items
 
@@ -304,28 +408,35 @@ def _share_and_deconflict(
     b = behaviour
     D, S, C = state.evidence_weight.shape
     member = state.member
+    member_row = member[:, None, :].astype(FLOAT)
     vendor = state.vendor
+    weight, claims = state.evidence_weight, state.evidence_claims
 
-    holds = (state.evidence_weight > 0) & member[..., None]
-    holders = holds.sum(axis=1)
+    holds = weight > 0  # non-members never hold evidence
+    holders = _sum_members(holds.astype(FLOAT), member_row)
     voice = 1 - (1 - b.voice_probability) ** holders
     surface = 1 - np.prod(1 - vendor[:, 1:, FIELD["surface_unshared"]], axis=1)
     voice = np.where(holders == 1, voice + surface[:, None] * (1 - voice), voice)
     voiced = (draws.voice < voice) & (holders > 0)
 
-    mean_claim = state.evidence_claims / np.where(holds, state.evidence_weight, 1.0)
-    lowest = np.where(holds, mean_claim, np.inf).min(axis=1)
-    highest = np.where(holds, mean_claim, -np.inf).max(axis=1)
-    state.shared_min = np.where(voiced, np.minimum(state.shared_min, lowest), state.shared_min)
-    state.shared_max = np.where(voiced, np.maximum(state.shared_max, highest), state.shared_max)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean_claim = claims / weight  # NaN where a stakeholder holds nothing on the cell
+    lowest = _reduce_members(np.fmin, mean_claim)
+    highest = _reduce_members(np.fmax, mean_claim)
+    state.shared_min = np.where(voiced, np.fmin(state.shared_min, lowest), state.shared_min)
+    state.shared_max = np.where(voiced, np.fmax(state.shared_max, highest), state.shared_max)
 
     # Listeners take up part of what their neighbours know about the voiced cells.
-    heard_weight = state.weights @ state.evidence_weight
-    heard_claims = state.weights @ state.evidence_claims
-    gain = b.voice_mixing * np.maximum(0.0, heard_weight - state.evidence_weight)
-    gain *= voiced[:, None, :] * member[..., None]
-    state.evidence_claims += gain * heard_claims / np.where(heard_weight > 0, heard_weight, 1.0)
-    state.evidence_weight += gain
+    # (Non-members listen only to themselves, so they gain nothing.)
+    heard_weight = state.weights @ weight
+    heard_claims = state.weights @ claims
+    heard_claims /= np.maximum(heard_weight, FLOAT(1e-12))  # the neighbours' mean claim
+    gain = np.subtract(heard_weight, weight, out=heard_weight)
+    np.maximum(gain, FLOAT(0), out=gain)
+    gain *= (voiced * FLOAT(b.voice_mixing))[:, None, :]
+    heard_claims *= gain
+    claims += heard_claims
+    weight += gain
 
     contradicted = (state.shared_max - state.shared_min) > b.contradiction_gap
     by_vendor_p = 1 - np.prod(1 - vendor[:, 1:, FIELD["resolve_contradictions"]], axis=1)
@@ -334,39 +445,48 @@ def _share_and_deconflict(
     by_vendor = contradicted & (draws.resolve < by_vendor_p[:, None])
     by_group = contradicted & ~by_vendor & (draws.resolve < either_p[:, None])
     resolved = by_vendor | by_group
-    if resolved.any():
+    rows = np.nonzero(resolved.any(axis=1))[0]
+    if len(rows):
         # A vendor that deconflicts brings the authoritative answer (the true value); a group
         # that deconflicts alone settles on its pooled belief, right or wrong.
-        pooled_weight = (state.evidence_weight * member[..., None]).sum(axis=1)
-        pooled = (state.evidence_claims * member[..., None]).sum(axis=1) / np.maximum(
-            pooled_weight, 1e-9
+        row_weight, row_claims, row_member = weight[rows], claims[rows], member_row[rows]
+        pooled = _sum_members(row_claims, row_member) / np.maximum(
+            _sum_members(row_weight, row_member), FLOAT(1e-9)
         )
-        answer = np.where(by_vendor, state.true_value.reshape(D, C), pooled)
-        state.shared_min = np.where(resolved, answer, state.shared_min)
-        state.shared_max = np.where(resolved, answer, state.shared_max)
-        added = resolved[:, None, :] * member[..., None] * b.credibility_authority
-        state.evidence_weight += added
-        state.evidence_claims += added * answer[:, None, :]
+        answer = np.where(by_vendor[rows], state.true_value.reshape(D, C)[rows], pooled)
+        row_resolved = resolved[rows]
+        state.shared_min[rows] = np.where(row_resolved, answer, state.shared_min[rows])
+        state.shared_max[rows] = np.where(row_resolved, answer, state.shared_max[rows])
+        added = (row_resolved[:, None, :] & member[rows][..., None]).astype(FLOAT)
+        added *= FLOAT(b.credibility_authority)
+        weight[rows] = row_weight + added
+        claims[rows] = row_claims + added * answer[:, None, :]
         state.supplier_items += by_vendor.sum(1)
         state.helpful_items += by_vendor.sum(1)
         contradicted &= ~resolved
     new = (contradicted & ~state.contradicted).sum(axis=1)
     state.contradicted = contradicted
     state.contradictions_met += new
-    state.unresolved = contradicted.sum(axis=1).astype(float)
+    state.unresolved = contradicted.sum(axis=1).astype(FLOAT)
     return new
 
 
-def _progress(state: DealState, behaviour: Behaviour, effort: np.ndarray, new_contradictions) -> np.ndarray:
+def _progress(
+    state: DealState, behaviour: Behaviour, effort: np.ndarray, new_contradictions: np.ndarray
+) -> np.ndarray:
     """Move each job's completion toward readiness; count reopened jobs. Returns new loops (D,)."""
     b = behaviour
     job_readiness(state, b)
     gap = state.readiness - state.completion
     working = np.minimum(1.0, 3 * effort)
     completion = state.completion + np.where(gap > 0, b.progress_rate * working, b.fall_rate) * gap
-    shock = b.contradiction_shock * new_contradictions[:, None]
-    completion[:, SUPPLIER_SELECTION:5] -= shock
-    completion = np.clip(completion, 0, 1)
+    completion -= (b.contradiction_shock * new_contradictions)[:, None] * CONTRADICTION_REACH
+    # Dissenters reopen the job they work on: looping driven by people who are not on board.
+    dissent_share = np.stack(
+        [(state.influence * state.dissent * (state.focus == job)).sum(1) for job in range(N_JOBS)], axis=1
+    ) / state.influence.sum(axis=1, keepdims=True)
+    completion -= FLOAT(b.dissent_pull) * dissent_share
+    completion = np.clip(completion, 0, 1).astype(FLOAT)
     reopened = state.done & (completion < b.reopen_threshold)
     state.loops += reopened
     state.done = (state.done & ~reopened) | (completion >= b.done_threshold)
@@ -383,16 +503,18 @@ def step(state: DealState, behaviour: Behaviour, draws: WeeklyDraws, horizon: in
     # 1. Focus: each stakeholder works on the job that looks most unfinished to it.
     unfinished = 1 - state.completion
     affinity = ROLE_JOB_AFFINITY[state.role]
-    gumbel = -np.log(-np.log(np.clip(draws.focus, 1e-12, 1 - 1e-12)))
-    state.focus = (unfinished[:, None, :] * affinity / b.focus_temperature + gumbel).argmax(axis=2)
+    gumbel = -np.log(-np.log(np.clip(draws.focus, 1e-7, 1 - 1e-7)))
+    state.focus = _last_argmax(unfinished[:, None, :] * affinity / b.focus_temperature + gumbel)
     capacity_left = member * (1 - state.overload)
-    effort = np.stack(
-        [(capacity_left * (state.focus == job)).sum(1) for job in range(N_JOBS)], axis=1
-    ) / n_members[:, None]
+    effort = (
+        np.stack([(capacity_left * (state.focus == job)).sum(1) for job in range(N_JOBS)], axis=1)
+        / n_members[:, None]
+    )
     effort[:, 4:] += b.always_on_effort
     stage = np.argmin(state.done, axis=1)  # earliest job not done
 
     # 2. Information through channels; 3. sharing, contradictions and deconfliction.
+    state.attitude *= FLOAT(b.attitude_memory)
     new_items = _deliver_items(state, b, draws, stage)
     new_contradictions = _share_and_deconflict(state, b, draws, effort[:, 4])
     prune = 1 - np.prod(1 - state.vendor[:, 1:, FIELD["prune_overload"]], axis=1)

@@ -60,8 +60,9 @@ class StrategyPlan:
 class Cohort:
     """A set of whole blocks of deals advancing week by week through the shared dynamics."""
 
-    def __init__(self, scenario: Scenario, seed: int, blocks: list[tuple[int, int, int]],
-                 strategy: str | None = None):
+    def __init__(
+        self, scenario: Scenario, seed: int, blocks: list[tuple[int, int, int]], strategy: str | None = None
+    ):
         """``blocks`` lists (block index, first deal, number of deals)."""
         if seed < 0:
             raise ScenarioError(f"seed = {seed}: must be a non-negative integer")
@@ -148,19 +149,27 @@ def block_plan(n_deals: int, first_deal: int = 0) -> list[tuple[int, int, int]]:
 
 
 def iter_chunks(
-    scenario: Scenario, n_deals: int, seed: int, strategy: str | None = None,
-    chunk_size: int = DEFAULT_CHUNK_SIZE, first_deal: int = 0,
+    scenario: Scenario,
+    n_deals: int,
+    seed: int,
+    strategy: str | None = None,
+    chunk_size: int = DEFAULT_CHUNK_SIZE,
+    first_deal: int = 0,
 ) -> Iterator[pd.DataFrame]:
     """Per-deal tables chunk by chunk, so memory stays bounded for any number of deals."""
     blocks = block_plan(n_deals, first_deal)
     per_chunk = max(1, chunk_size // BLOCK_SIZE)
     for index in range(0, len(blocks), per_chunk):
-        yield Cohort(scenario, seed, blocks[index:index + per_chunk], strategy).run()
+        yield Cohort(scenario, seed, blocks[index : index + per_chunk], strategy).run()
 
 
 def simulate_frame(
-    scenario: Scenario, n_deals: int, seed: int = 0, strategy: str | None = None,
-    chunk_size: int = DEFAULT_CHUNK_SIZE, progress: Callable[[int], None] | None = None,
+    scenario: Scenario,
+    n_deals: int,
+    seed: int = 0,
+    strategy: str | None = None,
+    chunk_size: int = DEFAULT_CHUNK_SIZE,
+    progress: Callable[[int], None] | None = None,
 ) -> pd.DataFrame:
     """All deals' outcome rows as one DataFrame; ``progress`` is called with deals finished."""
     if n_deals < 1:

@@ -55,7 +55,10 @@ def topology_library(kind: str, max_size: int, seed: int) -> np.ndarray:
 
 
 def influence_matrix(
-    adjacency: np.ndarray, trust: np.ndarray, influence: np.ndarray, member: np.ndarray,
+    adjacency: np.ndarray,
+    trust: np.ndarray,
+    influence: np.ndarray,
+    member: np.ndarray,
     self_weight: float = 1.0,
 ) -> np.ndarray:
     """Row-stochastic influence weights from adjacency (D,S,S), edge trust (D,S,S) and the

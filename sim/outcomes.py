@@ -87,8 +87,10 @@ def deal_outcomes(state: DealState, behaviour: Behaviour, horizon: int, strategy
     helpful_share = np.where(supplier_items > 0, state.helpful_items / np.maximum(supplier_items, 1), 0)
     helpful_info = (supplier_items > 0) & (helpful_share >= b.helpful_threshold)
 
-    size = state.acceptance * (1 - b.scope_loop_shrink) ** loops_total * (
-        1 + b.scope_clarity_gain * helpful_share
+    size = (
+        state.acceptance
+        * (1 - b.scope_loop_shrink) ** loops_total
+        * (1 + b.scope_clarity_gain * helpful_share)
     )
     deal_size = np.where(purchased, size, np.nan)
     settled = purchased & (size < b.settle_threshold)
@@ -121,8 +123,11 @@ def deal_outcomes(state: DealState, behaviour: Behaviour, horizon: int, strategy
     meetings = state.focal_meetings
     outcome = np.where(purchased, np.where(winner == 1, 1, 2), 0)
     end = np.select(
-        [state.end_reason == END_PURCHASE, state.end_reason == END_HORIZON,
-         state.end_reason == END_EXHAUSTED],
+        [
+            state.end_reason == END_PURCHASE,
+            state.end_reason == END_HORIZON,
+            state.end_reason == END_EXHAUSTED,
+        ],
         ["purchase", "horizon", "exhausted"],
         "running",
     )
@@ -132,8 +137,9 @@ def deal_outcomes(state: DealState, behaviour: Behaviour, horizon: int, strategy
         "group_size": state.group_size,
         "conflict_level": state.conflict_level,
         "information_volume": state.information_volume,
-        "outcome": np.vectorize(OUTCOME_NAMES.get, otypes=[object])(outcome) if D else
-        np.array([], dtype=object),
+        "outcome": np.vectorize(OUTCOME_NAMES.get, otypes=[object])(outcome)
+        if D
+        else np.array([], dtype=object),
         "purchased": purchased,
         "no_decision": ~purchased,
         "focal_win": winner == 1,
@@ -166,7 +172,9 @@ def deal_outcomes(state: DealState, behaviour: Behaviour, horizon: int, strategy
         "peak_overload": state.peak_overload,
         "overwhelmed": state.peak_overload >= b.overwhelmed_threshold,
         "focal_meetings": meetings,
-        "misalignment_stages": np.where(meetings > 0, state.misalignment_total / np.maximum(meetings, 1), 0.0),
+        "misalignment_stages": np.where(
+            meetings > 0, state.misalignment_total / np.maximum(meetings, 1), 0.0
+        ),
     }
     assert list(columns) == list(COLUMNS), "outcome columns and their descriptions diverged"
     return columns

@@ -75,8 +75,17 @@ class Results:
             label, subset = METRICS[name]
             values = self.deals.loc[_subset(self.deals, subset), name]
             mean, low, high, n = mean_ci(values)
-            rows.append({"metric": name, "label": label, "over": subset, "mean": mean,
-                         "ci_low": low, "ci_high": high, "n": n})
+            rows.append(
+                {
+                    "metric": name,
+                    "label": label,
+                    "over": subset,
+                    "mean": mean,
+                    "ci_low": low,
+                    "ci_high": high,
+                    "n": n,
+                }
+            )
         return pd.DataFrame(rows).set_index("metric")
 
     def compare(self, other: Results, metrics: list[str] | None = None) -> pd.DataFrame:
@@ -94,18 +103,29 @@ class Results:
             a = self.deals.loc[mask, name].astype(float).to_numpy()
             b = other.deals.loc[mask, name].astype(float).to_numpy()
             mean, low, high, n = mean_ci(b - a)
-            rows.append({"metric": name, "label": label, "over": subset,
-                         self.label(): float(np.nanmean(a)) if n else np.nan,
-                         other.label(): float(np.nanmean(b)) if n else np.nan,
-                         "difference": mean, "ci_low": low, "ci_high": high, "n": n})
+            rows.append(
+                {
+                    "metric": name,
+                    "label": label,
+                    "over": subset,
+                    self.label(): float(np.nanmean(a)) if n else np.nan,
+                    other.label(): float(np.nanmean(b)) if n else np.nan,
+                    "difference": mean,
+                    "ci_low": low,
+                    "ci_high": high,
+                    "n": n,
+                }
+            )
         return pd.DataFrame(rows).set_index("metric")
 
     def save(self, path: str | Path) -> Path:
         """Write the per-deal table as .csv, .parquet or .json (chosen by the suffix)."""
         path = Path(path)
-        writers = {".csv": lambda p: self.deals.to_csv(p, index=False),
-                   ".parquet": lambda p: self.deals.to_parquet(p, index=False),
-                   ".json": lambda p: self.deals.to_json(p, orient="records", indent=1)}
+        writers = {
+            ".csv": lambda p: self.deals.to_csv(p, index=False),
+            ".parquet": lambda p: self.deals.to_parquet(p, index=False),
+            ".json": lambda p: self.deals.to_json(p, orient="records", indent=1),
+        }
         if path.suffix not in writers:
             raise ValueError(f"{path}: unsupported output format; use .csv, .parquet or .json")
         path.parent.mkdir(parents=True, exist_ok=True)

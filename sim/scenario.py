@@ -112,7 +112,7 @@ class Population(_Strict):
     @field_validator("information_volume")
     @classmethod
     def _volume(cls, value: Range) -> Range:
-        if not (0.0 <= value.low and value.high <= 10.0):
+        if not (value.low >= 0.0 and value.high <= 10.0):
             raise ValueError("must lie between 0 and 10")
         return value
 
@@ -147,7 +147,9 @@ class Behaviour(_Strict):
     base_share_digital: float = Field(0.27, gt=0, le=1, description="time weight: self-serve digital")
     base_share_suppliers: float = Field(0.17, gt=0, le=1, description="time weight: supplier meetings")
     items_per_week: float = Field(0.9, ge=0, le=2, description="new items per stakeholder-week at volume 1")
-    digital_yield: float = Field(1.0, ge=0, le=5, description="items per hour of digital relative to other channels")
+    digital_yield: float = Field(
+        1.0, ge=0, le=5, description="items per hour of digital relative to other channels"
+    )
     item_noise: float = Field(0.6, gt=0, le=3, description="sd of an unbiased item's claim error")
     noise_internal: float = Field(1.3, gt=0, le=5, description="noise multiplier: peers and colleagues")
     noise_third_party: float = Field(0.8, gt=0, le=5, description="noise multiplier: analysts, reviews")
@@ -155,7 +157,9 @@ class Behaviour(_Strict):
     credibility_internal: float = Field(0.6, gt=0, le=2, description="weight of a peer's item")
     credibility_third_party: float = Field(0.9, gt=0, le=2, description="weight of a third-party item")
     credibility_rep: float = Field(0.7, gt=0, le=2, description="weight of a rep's item")
-    credibility_authority: float = Field(2.0, gt=0, le=10, description="weight of a resolving, authoritative item")
+    credibility_authority: float = Field(
+        2.0, gt=0, le=10, description="weight of a resolving, authoritative item"
+    )
     contradiction_gap: float = Field(1.1, gt=0, le=5, description="claim gap that makes two items contradict")
     # sharing and beliefs
     voice_probability: float = Field(0.25, ge=0, le=1, description="p in P(voiced) = 1-(1-p)^holders")
@@ -163,29 +167,54 @@ class Behaviour(_Strict):
     prior_weight: float = Field(1.0, gt=0, le=10, description="weight of the neutral prior on each cell")
     stubbornness: float = Field(0.45, ge=0, le=1, description="Friedkin-Johnsen anchoring to own evidence")
     confidence_bound: float = Field(1.2, gt=0, le=10, description="bounded confidence on option opinions")
-    priority_disagreement_scale: float = Field(2.5, gt=0, le=20, description="L1 spread of priorities that means no agreement")
-    priority_mixing: float = Field(0.15, ge=0, le=1, description="weekly pull of priorities toward neighbours")
-    misalignment_penalty: float = Field(0.12, ge=0, le=2, description="focal attitude loss per stage ahead")
+    priority_disagreement_scale: float = Field(
+        2.5, gt=0, le=20, description="L1 spread of priorities that means no agreement"
+    )
+    priority_mixing: float = Field(
+        0.15, ge=0, le=1, description="weekly pull of priorities toward neighbours"
+    )
+    misalignment_penalty: float = Field(
+        0.05, ge=0, le=2, description="attitude loss toward a vendor per stage its rep is ahead"
+    )
+    attitude_memory: float = Field(
+        0.9, ge=0, le=1, description="share of last week's attitude kept (the rest is forgotten)"
+    )
     # focus and progress
     focus_temperature: float = Field(0.35, gt=0, le=5, description="noise in choosing the job in focus")
-    always_on_effort: float = Field(0.12, ge=0, le=1, description="effort validation and consensus always get")
+    always_on_effort: float = Field(
+        0.12, ge=0, le=1, description="effort validation and consensus always get"
+    )
     progress_rate: float = Field(0.35, gt=0, le=1, description="weekly catch-up of a job toward readiness")
     fall_rate: float = Field(0.6, gt=0, le=1, description="weekly fall of a job toward lower readiness")
     done_threshold: float = Field(0.75, gt=0, le=1, description="completion at which a job counts as done")
     reopen_threshold: float = Field(0.62, gt=0, le=1, description="completion below which a done job reopens")
-    contradiction_shock: float = Field(0.12, ge=0, le=1, description="completion lost by later jobs per new contradiction")
+    dissent_pull: float = Field(
+        1.0, ge=0, le=5, description="completion a job loses when all dissenters work on it"
+    )
+    contradiction_shock: float = Field(
+        0.12, ge=0, le=1, description="completion lost by later jobs per new contradiction"
+    )
     need_margin: float = Field(0.1, ge=0, le=3, description="utility gain over status quo that signals need")
-    acceptance_margin: float = Field(0.0, ge=-3, le=3, description="utility over status quo to accept a choice")
+    acceptance_margin: float = Field(
+        0.0, ge=-3, le=3, description="utility over status quo to accept a choice"
+    )
+    preference_tolerance: float = Field(
+        0.15, ge=0, le=5, description="utility below one's favourite that one still accepts"
+    )
     veto_margin: float = Field(0.4, ge=0, le=5, description="utility below status quo that triggers a veto")
     coverage_weight: float = Field(1.5, gt=0, le=20, description="group evidence weight that covers a cell")
     confidence_weight: float = Field(4.0, gt=0, le=50, description="evidence weight for full confidence")
-    contradiction_tolerance: float = Field(1.5, gt=0, le=50, description="unresolved contradictions halving validation")
+    contradiction_tolerance: float = Field(
+        1.5, gt=0, le=50, description="unresolved contradictions halving validation"
+    )
     self_resolve_rate: float = Field(0.08, ge=0, le=1, description="weekly deconfliction by the group itself")
     # overload and exhaustion
     capacity: float = Field(9.0, gt=0, le=100, description="items a stakeholder holds without strain")
     forget_rate: float = Field(0.12, ge=0, le=1, description="weekly decay of information load")
     contradiction_load: float = Field(1.0, ge=0, le=10, description="load added per unresolved contradiction")
-    overwhelmed_threshold: float = Field(0.3, gt=0, le=1, description="peak overload that counts as overwhelmed")
+    overwhelmed_threshold: float = Field(
+        0.3, gt=0, le=1, description="peak overload that counts as overwhelmed"
+    )
     exhaustion_overload: float = Field(0.04, ge=0, le=1, description="exhaustion per week of mean overload")
     exhaustion_loop: float = Field(0.05, ge=0, le=1, description="exhaustion per reopened job")
     # outcomes
@@ -194,22 +223,44 @@ class Behaviour(_Strict):
     ease_overload: float = Field(1.0, ge=0, le=10, description="ease lost at full peak overload")
     ease_contradictions: float = Field(0.15, ge=0, le=5, description="ease lost per contradiction met")
     high_ease_threshold: float = Field(0.6, gt=0, le=1, description="ease counted as high")
-    difficult_threshold: float = Field(0.5, gt=0, le=1, description="ease below which a purchase is complex or difficult")
+    difficult_threshold: float = Field(
+        0.5, gt=0, le=1, description="ease below which a purchase is complex or difficult"
+    )
     scope_loop_shrink: float = Field(0.04, ge=0, le=1, description="scope lost per loop")
-    scope_clarity_gain: float = Field(0.35, ge=0, le=2, description="scope gained by helpful supplier information")
+    scope_clarity_gain: float = Field(
+        0.35, ge=0, le=2, description="scope gained by helpful supplier information"
+    )
     regret_shortfall: float = Field(0.5, ge=0, le=1, description="regret weight of true-value shortfall")
     regret_expectation: float = Field(0.3, ge=0, le=1, description="regret weight of unmet expectations")
     regret_dissent: float = Field(0.2, ge=0, le=1, description="regret weight of dissent at decision")
-    settle_threshold: float = Field(0.9, gt=0, le=2, description="deal size below which the group settled for less")
-    expectation_tolerance: float = Field(0.15, ge=0, le=5, description="shortfall vs belief that breaks expectations")
-    strong_expectation_margin: float = Field(0.0, ge=-5, le=5, description="margin over belief for 'strongly met'")
-    helpful_threshold: float = Field(0.5, ge=0, le=1, description="share of helpful supplier items for helpful_info")
+    settle_threshold: float = Field(
+        0.9, gt=0, le=2, description="deal size below which the group settled for less"
+    )
+    expectation_tolerance: float = Field(
+        0.15, ge=0, le=5, description="shortfall vs belief that breaks expectations"
+    )
+    strong_expectation_margin: float = Field(
+        0.0, ge=-5, le=5, description="margin over belief for 'strongly met'"
+    )
+    helpful_threshold: float = Field(
+        0.5, ge=0, le=1, description="share of helpful supplier items for helpful_info"
+    )
 
     @model_validator(mode="after")
     def _hysteresis(self) -> Behaviour:
         if self.reopen_threshold >= self.done_threshold:
             raise ValueError("reopen_threshold must be below done_threshold")
         return self
+
+
+class Provenance(_Strict):
+    """Where fitted defaults came from (written by ``buyingsim calibrate``)."""
+
+    date: str
+    trials: int
+    deals_per_trial: int
+    seed: int
+    objective: float
 
 
 class Scenario(_Strict):
@@ -221,6 +272,7 @@ class Scenario(_Strict):
     population: Population = Population()
     behaviour: Behaviour = Behaviour()
     strategies: dict[str, Strategy] = Field(default_factory=dict)
+    calibration: Provenance | None = None
     source: str = Field("<memory>", exclude=True)
 
     @model_validator(mode="after")
@@ -228,8 +280,12 @@ class Scenario(_Strict):
         known = self.all_strategies()
         for name in [*self.population.strategy_mix, self.population.competitor_strategy]:
             if name not in known:
-                field = ("population.competitor_strategy" if name == self.population.competitor_strategy
-                         and name not in self.population.strategy_mix else "population.strategy_mix")
+                field = (
+                    "population.competitor_strategy"
+                    if name == self.population.competitor_strategy
+                    and name not in self.population.strategy_mix
+                    else "population.strategy_mix"
+                )
                 raise ValueError(
                     f"field {field}: unknown strategy {name!r}; allowed: {', '.join(sorted(known))}"
                 )

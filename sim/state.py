@@ -17,6 +17,7 @@ from sim.scenario import Scenario
 from sim.strategies import STRATEGY_FIELDS
 
 N_JOBS = 6
+FLOAT = np.float32
 # Roles: executive sponsor, finance, IT, operations/users, procurement, legal/security.
 # Priority profiles over five dimensions: capability, cost, risk, integration, vendor viability.
 ROLE_PROFILES = np.array(
@@ -106,6 +107,7 @@ class DealState:
     supplier_items: np.ndarray  # (D,)
     helpful_items: np.ndarray  # (D,)
     acceptance: np.ndarray  # (D,) weighted acceptance of the choice
+    dissent: np.ndarray  # (D,S) bool: members who do not accept the group's choice
 
     @property
     def n_deals(self) -> int:
@@ -159,7 +161,9 @@ def new_customers(
     capacity = behaviour.capacity * (0.7 + 0.6 * spread[..., 2])
 
     true_value = rng.standard_normal((n, O, M))
-    true_value[:, 0, :] = 0.5 * true_value[:, 0, :] + 0.3 - 1.5 * need[:, None]
+    # The status quo: average on every dimension when there is no need for change, worse as
+    # the need grows (need 0.5 puts it half a standard deviation below a typical solution).
+    true_value[:, 0, :] = 0.5 * true_value[:, 0, :] + 0.5 - 1.2 * need[:, None]
 
     library = topology_library(pop.network, S, graph_seed)
     graph_index = rng.integers(0, library.shape[1], n)
@@ -189,9 +193,7 @@ def new_customers(
     )
     deal_index = np.arange(n)[:, None, None]
     claim = (
-        true_value[deal_index, option, dimension]
-        + vendor_item * GENERIC_PERSUASION * 0.5
-        + noise_sd * normal
+        true_value[deal_index, option, dimension] + vendor_item * GENERIC_PERSUASION * 0.5 + noise_sd * normal
     )
     held = np.arange(high)[None, None, :] < n_items[:, :, None]
     cell = option * M + dimension
@@ -259,15 +261,20 @@ def initial_state(
         supplier_items=zeros.copy(),
         helpful_items=zeros.copy(),
         acceptance=zeros.copy(),
+        dissent=np.zeros((n, S), dtype=bool),
         **customers,
     )
+    for f in fields(state):  # single precision halves memory traffic; results stay seeded
+        value = getattr(state, f.name)
+        if value.dtype == np.float64:
+            setattr(state, f.name, value.astype(FLOAT))
     return state
 
 
 def vendor_array(table: np.ndarray, focal: np.ndarray, competitor: int, n_options: int) -> np.ndarray:
     """Strategy fields per deal and option (D,O,F): option 1 gets the deal's focal strategy,
     options 2.. the competitor strategy, the status quo nothing."""
-    vendor = np.zeros((len(focal), n_options + 1, len(STRATEGY_FIELDS)))
+    vendor = np.zeros((len(focal), n_options + 1, len(STRATEGY_FIELDS)), dtype=FLOAT)
     vendor[:, 1] = table[focal]
     vendor[:, 2:] = table[competitor]
     return vendor

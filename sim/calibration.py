@@ -1,0 +1,268 @@
+"""Calibration: fit the free behavioural parameters so the market reproduces the research.
+
+``Calibration(...).calibrate()`` runs an Optuna study (TPE, seeded) whose objective simulates
+the ``market`` population with trial parameters and sums the squared misses of every research
+figure in :mod:`sim.research`, each measured in half-widths of its band. Trials run in
+parallel worker processes sharing a journal file, so a study can be interrupted and resumed.
+``write_defaults`` stores the best parameters, with provenance, in ``scenarios/defaults.toml``,
+which every bundled scenario extends. ``fit_check`` re-simulates with committed parameters.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import multiprocessing
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from sim.research import FIGURES, figure_table, figure_values
+from sim.scenario import SCENARIO_DIR, Scenario, load_scenario
+
+DEFAULTS_FILE = SCENARIO_DIR / "defaults.toml"
+MISS_CAP = 25.0  # a figure cannot cost more than 5 half-bands squared
+DEGENERATE_PENALTY = 100.0
+
+
+@dataclass(frozen=True)
+class FreeParameter:
+    """A behavioural constant the calibration may move, within a plausible range."""
+
+    name: str  # field of the [behaviour] table
+    low: float
+    high: float
+    why: str  # what bounds the plausible range
+
+
+FREE_PARAMETERS: list[FreeParameter] = [
+    FreeParameter("base_share_suppliers", 0.06, 0.16, "supplier meetings are a minority of buying time"),
+    FreeParameter("contradiction_gap", 1.2, 3.5, "2-6 standard deviations of an unbiased item's error"),
+    FreeParameter("reopen_threshold", 0.55, 0.74, "below the done threshold (0.75): hysteresis"),
+    FreeParameter("contradiction_shock", 0.0, 0.5, "a contradiction sets a job back at most by half"),
+    FreeParameter("dissent_pull", 0.0, 3.0, "dissenters can undo at most a few weeks of work"),
+    FreeParameter("need_margin", 0.0, 0.8, "gain over the status quo, in item-claim units"),
+    FreeParameter("preference_tolerance", 0.0, 0.6, "how far below one's favourite one still accepts"),
+    FreeParameter("veto_margin", 0.1, 1.5, "loss vs status quo at which a member vetoes"),
+    FreeParameter("capacity", 6.0, 18.0, "items a person holds without strain (4-5 at the start)"),
+    FreeParameter("overwhelmed_threshold", 0.05, 0.6, "peak overload that people call overwhelming"),
+    FreeParameter("misalignment_penalty", 0.0, 0.4, "attitude loss per stage a rep is ahead"),
+    FreeParameter("items_per_week", 0.4, 1.6, "new items per person-week at volume 1"),
+    FreeParameter("self_resolve_rate", 0.0, 0.3, "weekly chance a group settles a contradiction alone"),
+    FreeParameter("exhaustion_overload", 0.0, 0.2, "exhaustion per week of full overload"),
+    FreeParameter("exhaustion_loop", 0.0, 0.3, "exhaustion per reopened job"),
+    FreeParameter("ease_loops", 0.0, 0.4, "ease lost per loop"),
+    FreeParameter("ease_time", 0.0, 1.5, "ease lost by a journey as long as the horizon"),
+    FreeParameter("ease_overload", 0.0, 1.5, "ease lost at full peak overload"),
+    FreeParameter("ease_contradictions", 0.0, 0.5, "ease lost per contradiction met"),
+    FreeParameter("high_ease_threshold", 0.4, 0.85, "ease a buyer calls high"),
+    FreeParameter("difficult_threshold", 0.3, 0.8, "ease below which a buyer calls it complex or difficult"),
+    FreeParameter("scope_clarity_gain", 0.0, 1.0, "scope added by fully helpful supplier information"),
+    FreeParameter("scope_loop_shrink", 0.0, 0.15, "scope lost per loop"),
+    FreeParameter("settle_threshold", 0.7, 1.0, "deal size below which the group settled for less"),
+    FreeParameter("expectation_tolerance", 0.0, 0.5, "shortfall vs belief that breaks expectations"),
+    FreeParameter("strong_expectation_margin", -0.2, 0.5, "margin over belief that counts as strongly met"),
+    FreeParameter("helpful_threshold", 0.2, 0.8, "share of helpful supplier items for 'helpful'"),
+]
+
+
+def objective_value(deals: pd.DataFrame) -> float:
+    """Sum of capped squared misses (in half-bands) over all figures, plus degeneracy penalties."""
+    values = figure_values(deals)
+    total = sum(min(figure.miss(values[figure.key]) ** 2, MISS_CAP) for figure in FIGURES)
+    purchased = deals["purchased"].mean()
+    if purchased < 0.05 or purchased > 0.95:  # nobody (or everybody) buys
+        total += DEGENERATE_PENALTY
+    if deals["cycle_weeks"].median() <= 2:  # decisions without a journey
+        total += DEGENERATE_PENALTY
+    return float(total)
+
+
+def scenario_with(base: Scenario, parameters: dict[str, float]) -> Scenario:
+    """The base scenario with behavioural parameters replaced."""
+    return base.with_overrides({f"behaviour.{name}": value for name, value in parameters.items()})
+
+
+def evaluate(base: Scenario, parameters: dict[str, float], n_deals: int, seed: int) -> tuple[float, dict]:
+    """Objective and figure values of one parameter set (simulating the market)."""
+    from sim import simulate
+
+    deals = simulate(scenario_with(base, parameters), n_deals, seed).deals
+    return objective_value(deals), figure_values(deals)
+
+
+def _worker(
+    storage_path: str,
+    study_name: str,
+    scenario_path: str,
+    n_deals: int,
+    seed: int,
+    n_trials: int,
+    sampler_seed: int,
+) -> None:
+    """Run trials in one process until the study holds ``n_trials`` finished trials."""
+    import optuna
+    from optuna.study import MaxTrialsCallback
+    from optuna.trial import TrialState
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    storage = _storage(storage_path)
+    sampler = optuna.samplers.TPESampler(seed=sampler_seed, multivariate=True, n_startup_trials=24)
+    study = optuna.load_study(study_name=study_name, storage=storage, sampler=sampler)
+    base = load_scenario(scenario_path)
+
+    def objective(trial: optuna.Trial) -> float:
+        parameters = {p.name: trial.suggest_float(p.name, p.low, p.high) for p in FREE_PARAMETERS}
+        value, figures = evaluate(base, parameters, n_deals, seed)
+        for key, figure_value in figures.items():
+            trial.set_user_attr(key, figure_value)
+        return value
+
+    study.optimize(
+        objective,
+        callbacks=[MaxTrialsCallback(n_trials, states=(TrialState.COMPLETE,))],
+        catch=(ValueError,),
+    )
+
+
+def _storage(path: str):
+    import optuna
+    from optuna.storages.journal import JournalFileBackend
+
+    return optuna.storages.JournalStorage(JournalFileBackend(path))
+
+
+@dataclass
+class Calibration:
+    """An Optuna calibration of the market scenario against the research figures."""
+
+    scenario: str | Path = "market"
+    n_trials: int = 300
+    n_deals: int = 4000
+    seed: int = 7
+    workers: int = field(default_factory=lambda: multiprocessing.cpu_count())
+    storage: Path = Path("output/calibration/study.journal")
+    study_name: str = "market-calibration"
+
+    def calibrate(self, progress: Callable[[int, int, float], None] | None = None) -> dict[str, float]:
+        """Run (or resume) the study until ``n_trials`` trials are complete; returns the best
+        parameters. ``progress(done, total, best)`` is called about once a second."""
+        import optuna
+
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
+        self.storage.parent.mkdir(parents=True, exist_ok=True)
+        storage = _storage(str(self.storage))
+        study = optuna.create_study(
+            study_name=self.study_name, storage=storage, direction="minimize", load_if_exists=True
+        )
+        if not study.trials:
+            study.enqueue_trial(self.current_parameters())  # start from the committed defaults
+        scenario_path = str(load_scenario(self.scenario).source)
+        context = multiprocessing.get_context("spawn")
+        processes = [
+            context.Process(
+                target=_worker,
+                args=(
+                    str(self.storage),
+                    self.study_name,
+                    scenario_path,
+                    self.n_deals,
+                    self.seed,
+                    self.n_trials,
+                    self.seed + index,
+                ),
+            )
+            for index in range(max(1, self.workers))
+        ]
+        for process in processes:
+            process.start()
+        try:
+            while any(process.is_alive() for process in processes):
+                time.sleep(1.0)
+                if progress is not None:
+                    done, best = self._status(study)
+                    progress(done, self.n_trials, best)
+        finally:
+            for process in processes:
+                if process.is_alive():
+                    process.terminate()
+                process.join()
+        failed = [p.exitcode for p in processes if p.exitcode not in (0, None)]
+        if failed:
+            raise RuntimeError(f"calibration workers failed with exit codes {failed}")
+        if progress is not None:
+            done, best = self._status(study)
+            progress(done, self.n_trials, best)
+        return dict(study.best_params)
+
+    def _status(self, study) -> tuple[int, float]:
+        from optuna.trial import TrialState
+
+        trials = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+        best = min((t.value for t in trials), default=float("nan"))
+        return len(trials), best
+
+    def current_parameters(self) -> dict[str, float]:
+        """The committed values of the free parameters (the defaults every scenario extends)."""
+        behaviour = load_scenario(self.scenario).behaviour
+        return {p.name: float(np.clip(getattr(behaviour, p.name), p.low, p.high)) for p in FREE_PARAMETERS}
+
+    def best(self) -> tuple[dict[str, float], float]:
+        import optuna
+
+        study = optuna.load_study(study_name=self.study_name, storage=_storage(str(self.storage)))
+        return dict(study.best_params), float(study.best_value)
+
+    def fit_check(self, n_deals: int | None = None, seed: int | None = None) -> pd.DataFrame:
+        """Target, band, simulated value and pass/miss of every figure with committed defaults."""
+        from sim import simulate
+
+        deals = simulate(
+            load_scenario(self.scenario), n_deals or self.n_deals, self.seed if seed is None else seed
+        ).deals
+        return figure_table(deals)
+
+
+def write_defaults(
+    parameters: dict[str, float],
+    objective: float,
+    n_trials: int,
+    n_deals: int,
+    seed: int,
+    path: Path = DEFAULTS_FILE,
+) -> Path:
+    """Write fitted parameters into the defaults file every bundled scenario extends."""
+    existing = {}
+    if path.exists():
+        import tomllib
+
+        existing = tomllib.loads(path.read_text()).get("behaviour", {})
+    behaviour = {**existing, **{name: round(float(value), 6) for name, value in parameters.items()}}
+    ranges = {p.name: p for p in FREE_PARAMETERS}
+    lines = [
+        "# Behavioural defaults shared by every bundled scenario (baseline.toml extends this file).",
+        "# The free parameters were fitted by `buyingsim calibrate` so that the market scenario",
+        "# reproduces the research figures; each line shows its plausible range and why.",
+        "",
+        "[calibration]",
+        f'date = "{dt.date.today().isoformat()}"',
+        f"trials = {n_trials}",
+        f"deals_per_trial = {n_deals}",
+        f"seed = {seed}",
+        f"objective = {objective:.4f}",
+        "",
+        "[behaviour]",
+    ]
+    for name, value in behaviour.items():
+        comment = ""
+        if name in ranges:
+            p = ranges[name]
+            comment = f"  # fitted in [{p.low}, {p.high}]: {p.why}"
+        lines.append(f"{name} = {value!r}{comment}")
+    tmp = path.with_suffix(".toml.part")
+    tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    tmp.replace(path)
+    return path
