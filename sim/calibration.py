@@ -36,6 +36,12 @@ class FreeParameter:
     low: float
     high: float
     why: str  # what bounds the plausible range
+    integer: bool = False
+
+    def suggest(self, trial) -> float:
+        if self.integer:
+            return trial.suggest_int(self.name, int(self.low), int(self.high))
+        return trial.suggest_float(self.name, self.low, self.high)
 
 
 FREE_PARAMETERS: list[FreeParameter] = [
@@ -43,6 +49,15 @@ FREE_PARAMETERS: list[FreeParameter] = [
     FreeParameter("contradiction_gap", 1.2, 3.5, "2-6 standard deviations of an unbiased item's error"),
     FreeParameter("reopen_threshold", 0.55, 0.74, "below the done threshold (0.75): hysteresis"),
     FreeParameter("contradiction_shock", 0.0, 0.5, "a contradiction sets a job back at most by half"),
+    FreeParameter(
+        "attention_share", 0.15, 0.6, "a job is being worked on when a sizeable part of the group is on it"
+    ),
+    FreeParameter(
+        "revisit_gap", 1, 6, "weeks away from a job before coming back counts as a loop", integer=True
+    ),
+    FreeParameter(
+        "choice_change_shock", 0.0, 0.6, "a switch of supplier undoes at most part of the later jobs"
+    ),
     FreeParameter("dissent_pull", 0.0, 3.0, "dissenters can undo at most a few weeks of work"),
     FreeParameter("need_margin", 0.0, 0.8, "gain over the status quo, in item-claim units"),
     FreeParameter("preference_tolerance", 0.0, 0.6, "how far below one's favourite one still accepts"),
@@ -115,7 +130,7 @@ def _worker(
     base = load_scenario(scenario_path)
 
     def objective(trial: optuna.Trial) -> float:
-        parameters = {p.name: trial.suggest_float(p.name, p.low, p.high) for p in FREE_PARAMETERS}
+        parameters = {p.name: p.suggest(trial) for p in FREE_PARAMETERS}
         value, figures = evaluate(base, parameters, n_deals, seed)
         for key, figure_value in figures.items():
             trial.set_user_attr(key, figure_value)
@@ -208,7 +223,8 @@ class Calibration:
     def current_parameters(self) -> dict[str, float]:
         """The committed values of the free parameters (the defaults every scenario extends)."""
         behaviour = load_scenario(self.scenario).behaviour
-        return {p.name: float(np.clip(getattr(behaviour, p.name), p.low, p.high)) for p in FREE_PARAMETERS}
+        values = {p.name: float(np.clip(getattr(behaviour, p.name), p.low, p.high)) for p in FREE_PARAMETERS}
+        return {p.name: int(values[p.name]) if p.integer else values[p.name] for p in FREE_PARAMETERS}
 
     def best(self) -> tuple[dict[str, float], float]:
         import optuna

@@ -27,13 +27,15 @@ from sim.state import (
 from sim.strategies import STRATEGY_FIELDS
 
 FIELD = {name: index for index, name in enumerate(STRATEGY_FIELDS)}
-SUPPLIER_SELECTION = 3
+PROBLEM_IDENTIFICATION, SUPPLIER_SELECTION = 0, 3
 # Time with suppliers depends on the job in focus: little while defining the problem,
 # most while selecting and validating suppliers.
 SUPPLIER_FOCUS_FACTOR = np.array([0.5, 1.0, 0.8, 1.6, 1.4, 0.8])
 # How far a new contradiction sets each job back (times contradiction_shock): it puts the
 # chosen supplier and its validation in doubt most, and reopens exploration and requirements.
 CONTRADICTION_REACH = np.array([0.0, 0.5, 0.5, 1.0, 1.0, 0.5], dtype=FLOAT)
+# Which jobs a change of the group's preferred supplier sets back (times choice_change_shock).
+CHOICE_CHANGE_REACH = np.array([0.0, 0.0, 0.5, 1.0, 1.0, 1.0], dtype=FLOAT)
 SLOT_FIELDS = 7  # exists, channel, option, dimension, aligned, group-level, tailored
 ITEM_SLOTS = 2  # at most two new items per stakeholder-week
 END_RUNNING, END_PURCHASE, END_HORIZON, END_EXHAUSTED = 0, 1, 2, 3
@@ -221,6 +223,12 @@ def job_readiness(state: DealState, behaviour: Behaviour) -> None:
     state.choice = choice
     state.acceptance = acceptance.astype(FLOAT)
     state.dissent = member & ~accepts
+    # Where each dissenter pushes back: on the need for change if no solution beats the status
+    # quo for them, otherwise on the choice of supplier.
+    wants_status_quo = best_solution - opinion[:, :, 0] <= behaviour.need_margin
+    state.dissent_job = np.where(
+        state.dissent, np.where(wants_status_quo, PROBLEM_IDENTIFICATION, SUPPLIER_SELECTION), -1
+    )
 
 
 # Columns of the per-deal source table used to look up an item's properties by its source.
@@ -474,13 +482,19 @@ def _share_and_deconflict(
 def _progress(
     state: DealState, behaviour: Behaviour, effort: np.ndarray, new_contradictions: np.ndarray
 ) -> np.ndarray:
-    """Move each job's completion toward readiness; count reopened jobs. Returns new loops (D,)."""
+    """Move each job's completion toward readiness; count reopened jobs (looping, part 2).
+
+    Returns the number of jobs reopened this week per deal (D,)."""
     b = behaviour
+    previous_choice = state.choice
     job_readiness(state, b)
     gap = state.readiness - state.completion
     working = np.minimum(1.0, 3 * effort)
     completion = state.completion + np.where(gap > 0, b.progress_rate * working, b.fall_rate) * gap
     completion -= (b.contradiction_shock * new_contradictions)[:, None] * CONTRADICTION_REACH
+    # A switch of the preferred supplier puts selection, validation and consensus back in question.
+    switched = (state.choice != previous_choice).astype(FLOAT)
+    completion -= (FLOAT(b.choice_change_shock) * switched)[:, None] * CHOICE_CHANGE_REACH
     # Dissenters reopen the job they work on: looping driven by people who are not on board.
     dissent_share = np.stack(
         [(state.influence * state.dissent * (state.focus == job)).sum(1) for job in range(N_JOBS)], axis=1
@@ -505,11 +519,19 @@ def step(state: DealState, behaviour: Behaviour, draws: WeeklyDraws, horizon: in
     affinity = ROLE_JOB_AFFINITY[state.role]
     gumbel = -np.log(-np.log(np.clip(draws.focus, 1e-7, 1 - 1e-7)))
     state.focus = _last_argmax(unfinished[:, None, :] * affinity / b.focus_temperature + gumbel)
+    # Dissenters spend their week re-arguing the job their disagreement is about (looping).
+    state.focus = np.where(state.dissent_job >= 0, state.dissent_job, state.focus)
     capacity_left = member * (1 - state.overload)
     effort = (
         np.stack([(capacity_left * (state.focus == job)).sum(1) for job in range(N_JOBS)], axis=1)
         / n_members[:, None]
     )
+    # Looping, part 1: the group returns to a job it worked on and then left for a while.
+    attention = np.stack([(member * (state.focus == job)).sum(1) for job in range(N_JOBS)], axis=1)
+    worked = attention >= b.attention_share * n_members[:, None]
+    returned = worked & (state.last_worked >= 0) & (state.week[:, None] - state.last_worked > b.revisit_gap)
+    state.loops += returned
+    state.last_worked = np.where(worked, state.week[:, None], state.last_worked)
     effort[:, 4:] += b.always_on_effort
     stage = np.argmin(state.done, axis=1)  # earliest job not done
 
@@ -521,7 +543,7 @@ def step(state: DealState, behaviour: Behaviour, draws: WeeklyDraws, horizon: in
 
     # 4. Beliefs; 5. progress of the six jobs (and reopening).
     update_beliefs(state, b, effort[:, 2])
-    new_loops = _progress(state, b, effort, new_contradictions)
+    new_loops = _progress(state, b, effort, new_contradictions) + returned.sum(axis=1)
 
     # Overload and exhaustion.
     state.load = (1 - b.forget_rate) * (1 - prune[:, None]) * state.load + new_items

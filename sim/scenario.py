@@ -191,6 +191,18 @@ class Behaviour(_Strict):
     dissent_pull: float = Field(
         1.0, ge=0, le=5, description="completion a job loses when all dissenters work on it"
     )
+    attention_share: float = Field(
+        0.25, gt=0, le=1, description="share of members on a job for the group to be working on it"
+    )
+    revisit_gap: int = Field(
+        2, ge=1, le=26, description="weeks away from a job after which coming back counts as a loop"
+    )
+    choice_change_shock: float = Field(
+        0.2,
+        ge=0,
+        le=1,
+        description="completion lost by selection, validation and consensus when the choice switches",
+    )
     contradiction_shock: float = Field(
         0.12, ge=0, le=1, description="completion lost by later jobs per new contradiction"
     )

@@ -91,7 +91,8 @@ class DealState:
     focus: np.ndarray  # (D,S) job each stakeholder works on
     completion: np.ndarray  # (D,J) in [0,1]
     done: np.ndarray  # (D,J) bool
-    loops: np.ndarray  # (D,J) times a done job reopened
+    loops: np.ndarray  # (D,J) returns to the job after leaving it, plus reopenings once done
+    last_worked: np.ndarray  # (D,J) last week the group worked on the job (-1: never)
     readiness: np.ndarray  # (D,J) what the group state supports for each job
     choice: np.ndarray  # (D,) option the group leans to (1..K)
     exhaustion: np.ndarray  # (D,)
@@ -108,6 +109,7 @@ class DealState:
     helpful_items: np.ndarray  # (D,)
     acceptance: np.ndarray  # (D,) weighted acceptance of the choice
     dissent: np.ndarray  # (D,S) bool: members who do not accept the group's choice
+    dissent_job: np.ndarray  # (D,S) job a dissenter re-argues (-1 for members who accept)
 
     @property
     def n_deals(self) -> int:
@@ -246,6 +248,7 @@ def initial_state(
         completion=np.zeros((n, N_JOBS)),
         done=np.zeros((n, N_JOBS), dtype=bool),
         loops=np.zeros((n, N_JOBS), dtype=np.int64),
+        last_worked=np.full((n, N_JOBS), -1, dtype=np.int64),
         readiness=np.zeros((n, N_JOBS)),
         choice=np.ones(n, dtype=np.int64),
         exhaustion=zeros.copy(),
@@ -262,6 +265,7 @@ def initial_state(
         helpful_items=zeros.copy(),
         acceptance=zeros.copy(),
         dissent=np.zeros((n, S), dtype=bool),
+        dissent_job=np.full((n, S), -1, dtype=np.int64),
         **customers,
     )
     for f in fields(state):  # single precision halves memory traffic; results stay seeded

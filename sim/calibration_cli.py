@@ -1,0 +1,108 @@
+"""Commands ``buyingsim calibrate`` and ``buyingsim validate``."""
+
+from __future__ import annotations
+
+import multiprocessing
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.table import Table
+
+from sim.calibration import DEFAULTS_FILE, Calibration, write_defaults
+
+
+def register(app: typer.Typer) -> None:
+    """Add the calibration commands to the main CLI."""
+    from sim.cli import DelayedProgress, console, error_console, fail, user_errors
+
+    @app.command()
+    def calibrate(
+        trials: Annotated[int, typer.Option(min=1, help="Completed trials the study should hold.")] = 600,
+        deals: Annotated[int, typer.Option("--deals", "-n", min=500, help="Market deals per trial.")] = 3000,
+        seed: Annotated[int, typer.Option("--seed", "-s", min=0, help="Simulation and sampler seed.")] = 7,
+        workers: Annotated[int, typer.Option(min=1, help="Worker processes (default: all cores).")] = (
+            multiprocessing.cpu_count()
+        ),
+        storage: Annotated[Path, typer.Option(help="Journal file of the study (resumable).")] = Path(
+            "output/calibration/study.journal"
+        ),
+        write: Annotated[
+            bool, typer.Option(help=f"Write the best parameters to {DEFAULTS_FILE.name}.")
+        ] = True,
+    ) -> None:
+        """Fit the free behavioural parameters to the research figures (Optuna, resumable).
+
+        Rerunning the same command resumes the study in --storage until it holds --trials
+        completed trials; with --write the best parameters go to scenarios/defaults.toml.
+        """
+        calibration = Calibration(n_trials=trials, n_deals=deals, seed=seed, workers=workers, storage=storage)
+        bar = Progress(
+            TextColumn("calibrating"),
+            BarColumn(),
+            TextColumn("{task.completed}/{task.total} trials"),
+            TextColumn("best objective {task.fields[best]}"),
+            TimeElapsedColumn(),
+            TimeRemainingColumn(),
+            console=error_console,
+        )
+        with bar, user_errors():
+            task = bar.add_task("calibrate", total=trials, best="-")
+            calibration.calibrate(
+                progress=lambda done, total, best: bar.update(task, completed=done, best=f"{best:.3f}")
+            )
+        parameters, objective = calibration.best()
+        console.print(f"best objective {objective:.4f} after {trials} trials ({deals:,} deals each)")
+        if write:
+            path = write_defaults(parameters, objective, trials, deals, seed)
+            console.print(f"wrote {path}")
+
+    @app.command()
+    def validate(
+        deals: Annotated[
+            int, typer.Option("--deals", "-n", min=1000, help="Market deals to simulate.")
+        ] = 20_000,
+        seed: Annotated[int, typer.Option("--seed", "-s", min=0, help="Seed of the main run.")] = 0,
+        robustness: Annotated[
+            str, typer.Option(help="Comma-separated extra seeds whose values are shown for spread.")
+        ] = "",
+        out: Annotated[Path, typer.Option(help="Folder for replication.md, .html, .csv and plots.")] = Path(
+            "output/replication"
+        ),
+    ) -> None:
+        """Print the replication table: each research figure, its band, the simulated value
+        with a 95% CI (bootstrap) and pass/miss; write Markdown and HTML versions."""
+        from sim.replication import formatted, replicate, write_report
+
+        try:
+            extra = [int(s) for s in robustness.split(",") if s.strip()]
+        except ValueError:
+            fail(f"--robustness {robustness!r}: give comma-separated integer seeds, e.g. 1,2,3")
+        total = deals * (1 + len(extra))
+        progress = DelayedProgress(total, "market")
+        started = time.perf_counter()
+        try:
+            with user_errors():
+                replication = replicate("market", deals, seed, extra, progress=progress)
+        finally:
+            progress.close()
+        table = Table(title=f"Replication of the research figures: {replication.summary()}")
+        frame = formatted(replication)
+        for column in frame.columns:
+            table.add_column(column, justify="left" if column == "figure" else "right")
+        for row in frame.itertuples(index=False):
+            style = None if row.result == "pass" else "bold red"
+            table.add_row(*[str(value) for value in row], style=style)
+        console.print(table)
+        with user_errors():
+            markdown, html_path = write_report(replication, out)
+        console.print(f"wrote {markdown} and {html_path} ({time.perf_counter() - started:.0f} s)")
+        if not replication.table["pass"].all():
+            missed = ", ".join(replication.table.index[~replication.table["pass"]])
+            error_console.print(f"figures outside their bands: {missed}")
+            raise typer.Exit(1)
+
+
+__all__ = ["register"]

@@ -1,0 +1,206 @@
+"""The replication table: each research figure, simulated with the committed parameters.
+
+``replicate`` simulates the market population, computes every figure of
+:mod:`sim.research` from the per-deal table with a bootstrap 95% CI, and (optionally) repeats
+it for other seeds to show the spread. ``write_report`` saves Markdown and self-contained HTML
+versions with one plot per figure.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from sim.research import FIGURES, Figure
+
+BOOTSTRAP_SAMPLES = 200
+
+
+def bootstrap_ci(deals: pd.DataFrame, figure: Figure, samples: int, seed: int) -> tuple[float, float]:
+    """95% percentile interval of a figure over deals resampled with replacement."""
+    rng = np.random.default_rng(seed)
+    values = []
+    n = len(deals)
+    for _ in range(samples):
+        resampled = deals.iloc[rng.integers(0, n, n)]
+        values.append(figure.compute(resampled))
+    values = np.asarray(values, dtype=float)
+    values = values[np.isfinite(values)]
+    if len(values) < samples // 2:
+        return (float("nan"), float("nan"))
+    return (float(np.percentile(values, 2.5)), float(np.percentile(values, 97.5)))
+
+
+@dataclass
+class Replication:
+    """The replication table of one run, with optional robustness seeds."""
+
+    table: pd.DataFrame  # one row per figure
+    deals: pd.DataFrame  # the per-deal table of the main seed
+    n_deals: int
+    seed: int
+    scenario: str
+
+    def summary(self) -> str:
+        passed = int(self.table["pass"].sum())
+        return f"{passed}/{len(self.table)} figures inside their bands ({self.n_deals:,} deals, seed {self.seed})"
+
+
+def replicate(
+    scenario: str = "market",
+    n_deals: int = 20_000,
+    seed: int = 0,
+    extra_seeds: list[int] | None = None,
+    samples: int = BOOTSTRAP_SAMPLES,
+    progress=None,
+) -> Replication:
+    """Simulate and tabulate every figure (target, band, value, 95% CI, pass)."""
+    from sim import load_scenario, simulate
+
+    loaded = load_scenario(scenario)
+    deals = simulate(loaded, n_deals, seed, progress=progress).deals
+    rows = []
+    others = {s: simulate(loaded, n_deals, s, progress=progress).deals for s in extra_seeds or []}
+    for index, figure in enumerate(FIGURES):
+        value = float(figure.compute(deals))
+        low, high = bootstrap_ci(deals, figure, samples, seed + index)
+        row = {
+            "figure": figure.key,
+            "label": figure.label,
+            "unit": figure.unit,
+            "target": figure.target,
+            "band_low": figure.low,
+            "band_high": figure.high,
+            "simulated": value,
+            "ci_low": low,
+            "ci_high": high,
+            "pass": figure.passes(value),
+            "source": figure.source,
+        }
+        if others:
+            values = [float(figure.compute(frame)) for frame in others.values()]
+            row["other_seeds"] = ", ".join(_format(v, figure.unit) for v in values)
+            row["seed_spread"] = float(np.nanmax(values + [value]) - np.nanmin(values + [value]))
+            row["pass_all_seeds"] = row["pass"] and all(figure.passes(v) for v in values)
+        rows.append(row)
+    return Replication(pd.DataFrame(rows).set_index("figure"), deals, n_deals, seed, loaded.name)
+
+
+def _format(value: float, unit: str) -> str:
+    if not np.isfinite(value):
+        return "n/a"
+    if unit == "ratio":
+        return f"{value:.2f}x"
+    if unit == "change":
+        return f"{100 * value:+.1f}%"
+    return f"{100 * value:.1f}%"
+
+
+def formatted(replication: Replication) -> pd.DataFrame:
+    """The table with values formatted for people (percentages, ratios)."""
+    rows = []
+    for key, row in replication.table.iterrows():
+        unit = row["unit"]
+        out = {
+            "figure": row["label"],
+            "target": _format(row["target"], unit),
+            "band": f"{_format(row['band_low'], unit)} to {_format(row['band_high'], unit)}",
+            "simulated [95% CI]": f"{_format(row['simulated'], unit)} "
+            f"[{_format(row['ci_low'], unit)}, {_format(row['ci_high'], unit)}]",
+            "result": "pass" if row["pass"] else "MISS",
+        }
+        if "other_seeds" in row:
+            out["other seeds"] = row["other_seeds"]
+        rows.append(out)
+    return pd.DataFrame(rows)
+
+
+def markdown_table(frame: pd.DataFrame) -> str:
+    """A GitHub-flavoured Markdown table of a small DataFrame."""
+    header = "| " + " | ".join(frame.columns) + " |"
+    rule = "|" + "|".join("---" for _ in frame.columns) + "|"
+    rows = ["| " + " | ".join(str(value) for value in row) + " |" for row in frame.itertuples(index=False)]
+    return "\n".join([header, rule, *rows])
+
+
+def _plot(row: pd.Series, deals: pd.DataFrame, key: str) -> bytes:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5.5, 1.9) if key != "misalignment" else (5.5, 2.6))
+    if key == "misalignment":
+        met = deals[deals["focal_meetings"] > 0]
+        stages = np.clip(np.round(met["misalignment_stages"]), 0, 3)
+        rates = met.groupby(stages)["focal_win"].agg(["mean", "size"])
+        ax.bar(rates.index, rates["mean"], color="#4c72b0")
+        ax.set_xlabel("stages the focal seller ran ahead (mean per meeting, rounded)")
+        ax.set_ylabel("focal win rate")
+        ax.set_title(f"{row['label']}: {_format(row['simulated'], row['unit'])} per stage", fontsize=9)
+    else:
+        ax.axvspan(row["band_low"], row["band_high"], color="#c7e9c0", label="band")
+        ax.axvline(row["target"], color="#238b45", linestyle="--", label="target")
+        error = [[row["simulated"] - row["ci_low"]], [row["ci_high"] - row["simulated"]]]
+        ax.errorbar(
+            [row["simulated"]],
+            [0],
+            xerr=error,
+            fmt="o",
+            color="#08306b",
+            capsize=4,
+            label="simulated (95% CI)",
+        )
+        span = row["band_high"] - row["band_low"]
+        values = [row["band_low"], row["band_high"], row["simulated"], row["ci_low"], row["ci_high"]]
+        finite = [v for v in values if np.isfinite(v)]
+        ax.set_xlim(min(finite) - 0.3 * span, max(finite) + 0.3 * span)
+        ax.set_yticks([])
+        ax.set_title(row["label"], fontsize=9)
+        ax.legend(fontsize=7, loc="upper right", ncols=3)
+    fig.tight_layout()
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=90)
+    plt.close(fig)
+    return buffer.getvalue()
+
+
+def write_report(replication: Replication, folder: Path) -> tuple[Path, Path]:
+    """Write replication.md (with PNG plots) and replication.html (plots embedded)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    table = formatted(replication)
+    md_lines = [
+        "# Replication of the buying-journey research figures",
+        "",
+        f"{replication.summary()}; scenario `{replication.scenario}`.",
+        "",
+        markdown_table(table),
+        "",
+    ]
+    html_parts = [
+        "<!doctype html><html><head><meta charset='utf-8'><title>Replication table</title>",
+        "<style>body{font-family:sans-serif;max-width:60em;margin:2em auto}"
+        "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 8px}</style>",
+        "</head><body><h1>Replication of the buying-journey research figures</h1>",
+        f"<p>{html.escape(replication.summary())}; scenario <code>{replication.scenario}</code>.</p>",
+        table.to_html(index=False, escape=True),
+    ]
+    for key, row in replication.table.iterrows():
+        png = _plot(row, replication.deals, key)
+        (folder / f"{key}.png").write_bytes(png)
+        md_lines += [f"![{row['label']}]({key}.png)", ""]
+        encoded = base64.b64encode(png).decode()
+        html_parts.append(f"<h3>{html.escape(row['label'])}</h3><img src='data:image/png;base64,{encoded}'>")
+    html_parts.append("</body></html>")
+    markdown_path = folder / "replication.md"
+    html_path = folder / "replication.html"
+    markdown_path.write_text("\n".join(md_lines), encoding="utf-8")
+    html_path.write_text("\n".join(html_parts), encoding="utf-8")
+    replication.table.to_csv(folder / "replication.csv")
+    return markdown_path, html_path
