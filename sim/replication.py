@@ -49,7 +49,8 @@ class Replication:
 
     def summary(self) -> str:
         passed = int(self.table["pass"].sum())
-        return f"{passed}/{len(self.table)} figures inside their bands ({self.n_deals:,} deals, seed {self.seed})"
+        total = len(self.table)
+        return f"{passed}/{total} figures inside their bands ({self.n_deals:,} deals, seed {self.seed})"
 
 
 def replicate(
@@ -105,7 +106,7 @@ def _format(value: float, unit: str) -> str:
 def formatted(replication: Replication) -> pd.DataFrame:
     """The table with values formatted for people (percentages, ratios)."""
     rows = []
-    for key, row in replication.table.iterrows():
+    for _, row in replication.table.iterrows():
         unit = row["unit"]
         out = {
             "figure": row["label"],
