@@ -64,6 +64,12 @@ class WeeklyDraws:
             resolve=per_cell[:, 1],
         )
 
+    def narrow(self, size: int) -> WeeklyDraws:
+        """Only the first ``size`` stakeholder slots (see DealState.narrow)."""
+        return WeeklyDraws(
+            self.focus[:, :size], self.slots[:, :size], self.noise[:, :size], self.voice, self.resolve
+        )
+
     def take(self, index: np.ndarray) -> WeeklyDraws:
         return WeeklyDraws(
             self.focus[index],

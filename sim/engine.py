@@ -82,37 +82,60 @@ class Cohort:
                 focal = _choose(stream(seed, block, STREAM_STRATEGY), self.plan.weights, (count,))
             vendor = vendor_array(table, focal, self.plan.competitor, scenario.simulation.n_options)
             parts.append(initial_state(customers, vendor, focal, np.arange(first, first + count)))
-        self.state = _concat_states(parts)
-        start(self.state, self.behaviour)
-        self.rows = np.arange(self.state.n_deals)  # positions of running deals in the cohort
+        padded = _concat_states(parts)
+        self.size = padded.n_deals
+        self.stakeholders = padded.member.shape[1]
+        self.cells = padded.evidence_weight.shape[2]
+        # One group per group size, each without padding: (state, positions in the cohort).
+        self.groups: list[tuple[DealState, np.ndarray]] = []
+        for group_size in np.unique(padded.group_size):
+            positions = np.nonzero(padded.group_size == group_size)[0]
+            state = padded.take(positions).narrow(int(group_size))
+            start(state, self.behaviour)
+            self.groups.append((state, positions))
         self.finished_state: DealState | None = None  # deals that ended at the last step
-        self.size = self.state.n_deals
-        self.stakeholders = self.state.member.shape[1]
-        self.cells = self.state.evidence_weight.shape[2]
 
     @property
     def running(self) -> bool:
-        return len(self.rows) > 0
+        return bool(self.groups)
+
+    @property
+    def state(self) -> DealState:
+        """The running deals' state (cohorts whose deals all have one group size, e.g. one deal)."""
+        if len(self.groups) != 1:
+            raise ValueError("this cohort holds several group sizes (or none running); see .groups")
+        return self.groups[0][0]
 
     def step(self) -> dict | None:
-        """Advance the running deals one week; returns the outcome columns of deals that ended."""
+        """Advance the running deals one week; returns the outcome columns of deals that ended.
+
+        ``finished_state`` then holds the final state of those deals (of the last group size
+        in which deals ended)."""
         draws = WeeklyDraws.concat(
             [
                 WeeklyDraws.draw(rng, count, self.stakeholders, self.cells)
                 for rng, (_, _, count) in zip(self.dynamics_streams, self.blocks, strict=True)
             ]
         )
-        step(self.state, self.behaviour, draws.take(self.rows), self.horizon)
         self.finished_state = None
-        finished = self.state.finished
-        if not finished.any():
+        ended: list[dict] = []
+        running = []
+        for state, positions in self.groups:
+            size = state.member.shape[1]
+            step(state, self.behaviour, draws.take(positions).narrow(size), self.horizon)
+            finished = state.finished
+            if finished.any():
+                done = state.take(np.nonzero(finished)[0])
+                self.finished_state = done
+                ended.append(deal_outcomes(done, self.behaviour, self.horizon, self.plan.names))
+                keep = np.nonzero(~finished)[0]
+                state, positions = state.take(keep), positions[keep]
+            if len(positions):
+                running.append((state, positions))
+        self.groups = running
+        if not ended:
             return None
-        done = self.state.take(np.nonzero(finished)[0])
-        self.finished_state = done
-        keep = np.nonzero(~finished)[0]
-        self.state = self.state.take(keep)
-        self.rows = self.rows[keep]
-        return deal_outcomes(done, self.behaviour, self.horizon, self.plan.names)
+        return {key: np.concatenate([part[key] for part in ended]) for key in ended[0]}
 
     def run(self) -> pd.DataFrame:
         """Run every deal to its end; one row per deal, in deal order."""

@@ -332,10 +332,15 @@ def _set_dotted(data: dict[str, Any], dotted: str, value: Any) -> None:
     node[keys[-1]] = value
 
 
+# Tables that are values, not groups of settings: a child file replaces them whole.
+LEAF_TABLES = {"strategy_mix"}
+
+
 def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    """Child settings over parent settings, table by table (``LEAF_TABLES`` are replaced)."""
     merged = dict(base)
     for key, value in override.items():
-        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+        if isinstance(value, dict) and isinstance(merged.get(key), dict) and key not in LEAF_TABLES:
             merged[key] = _merge(merged[key], value)
         else:
             merged[key] = value
@@ -361,7 +366,8 @@ def _lookup_model(loc: tuple[Any, ...]) -> type[BaseModel] | None:
     model: type[BaseModel] = Scenario
     for part in loc:
         if part == "strategies":
-            return _StrategyTable
+            model = _StrategyTable
+            continue
         if isinstance(part, str) and model is _StrategyTable:
             model = Strategy
             continue
@@ -412,6 +418,7 @@ def _read_toml(path: Path, chain: tuple[Path, ...] = ()) -> dict[str, Any]:
     except (OSError, UnicodeDecodeError) as error:
         raise ScenarioError(f"{path}: cannot be read ({error})") from None
     parent = data.pop("extends", None)
+    data.setdefault("name", path.stem)  # a file is named after itself unless it says otherwise
     if parent is None:
         return data
     if not isinstance(parent, str):

@@ -58,6 +58,15 @@ def role_profiles(n_dimensions: int) -> np.ndarray:
     return profiles / profiles.sum(axis=1, keepdims=True)
 
 
+# Fields with a stakeholder axis (axis 1), and with two (stakeholder x stakeholder).
+STAKEHOLDER_FIELDS = (
+    "member", "role", "priority0", "priority", "stubbornness", "influence", "capacity",
+    "evidence_weight", "evidence_claims", "items_held", "attitude", "opinion", "load", "overload",
+    "focus", "dissent", "dissent_job",
+)  # fmt: skip
+PAIR_FIELDS = ("adjacency", "weights")
+
+
 @dataclass
 class DealState:
     """Everything a deal carries from week to week. All arrays share the leading deal axis."""
@@ -118,6 +127,16 @@ class DealState:
     def take(self, index: np.ndarray) -> DealState:
         """The sub-state of the deals at ``index`` (used to drop finished deals)."""
         return DealState(**{f.name: getattr(self, f.name)[index] for f in fields(self)})
+
+    def narrow(self, size: int) -> DealState:
+        """The same deals with only the first ``size`` stakeholder slots (all deals must have
+        groups of at most ``size``): the engine runs each group size without padding."""
+        values = {f.name: getattr(self, f.name) for f in fields(self)}
+        for name in STAKEHOLDER_FIELDS:
+            values[name] = np.ascontiguousarray(values[name][:, :size])
+        for name in PAIR_FIELDS:
+            values[name] = np.ascontiguousarray(values[name][:, :size, :size])
+        return DealState(**values)
 
 
 def _choose(rng: np.random.Generator, weights: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:

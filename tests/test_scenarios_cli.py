@@ -1,0 +1,417 @@
+"""The command line: bad input exits with code 2 and one clear line (file, field, what is
+allowed, no traceback); good input prints the metrics and writes the per-deal table."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+import sim
+from sim.cli import app
+from sim.outcomes import COLUMNS
+from sim.results import HEADLINE, METRICS
+from sim.scenario import SCENARIO_DIR, load_scenario
+from sim.strategies import BUILTIN_STRATEGIES
+
+BUILTIN = sorted(BUILTIN_STRATEGIES)
+runner = CliRunner()
+
+
+def invoke(*args: str):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+def one_error_line(result) -> str:
+    """The run failed as a user error: code 2, a single stderr line, no traceback."""
+    assert result.exit_code == 2, (result.exit_code, result.stdout, result.stderr, result.exception)
+    assert "Traceback" not in result.stdout + result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr
+    return lines[0]
+
+
+# Each case: file name, file text, what the message must mention (besides the file's path).
+BAD_FILES = {
+    "unknown key": (
+        "unknown.toml", 'extends = "baseline.toml"\n[population]\ngroup_sizez = [6]\n',
+        ["population.group_sizez", "group_sizes", "strategy_mix"],
+    ),
+    "unknown top-level key": ("top.toml", 'nmae = "x"\n', ["nmae", "population", "behaviour"]),
+    "wrong type": (
+        "type.toml", '[simulation]\nhorizon_weeks = "long"\n',
+        ["simulation.horizon_weeks", "long", "integer"],
+    ),
+    "group size 0": (
+        "size0.toml", "[population]\ngroup_sizes = [0]\ngroup_size_weights = [1.0]\n",
+        ["population.group_sizes", "0", "1", "16"],
+    ),
+    "group size 40": (
+        "size40.toml", "[population]\ngroup_sizes = [6, 40]\ngroup_size_weights = [0.5, 0.5]\n",
+        ["population.group_sizes", "40", "1", "16"],
+    ),
+    "probability 1.5": (
+        "prob.toml", "[behaviour]\nvoice_probability = 1.5\n",
+        ["behaviour.voice_probability", "1.5"],
+    ),
+    "hybrid strategy probability": (
+        "hybrid.toml", "[strategies.hybrid]\nresolve_contradictions = 1.5\n",
+        ["strategies.hybrid.resolve_contradictions", "1.5"],
+    ),
+    "unknown strategy field": (
+        "hybrid_key.toml", "[strategies.hybrid]\nresolve = 0.5\n",
+        ["strategies.hybrid.resolve", "resolve_contradictions", "meeting_time"],
+    ),
+    "unknown strategy in mix": (
+        "mix.toml", "[population]\nstrategy_mix = { seller_led = 0.5, hard_sell = 0.5 }\n",
+        ["population.strategy_mix", "hard_sell", *BUILTIN],
+    ),
+    "unknown competitor strategy": (
+        "competitor.toml", '[population]\ncompetitor_strategy = "hard_sell"\n',
+        ["population.competitor_strategy", "hard_sell", *BUILTIN],
+    ),
+    "range out of order": (
+        "range.toml", "[population]\nconflict_level = { low = 0.8, high = 0.2 }\n",
+        ["population.conflict_level", "0.8", "0.2"],
+    ),
+    "unparsable TOML": ("broken.toml", "[population\ngroup_sizes = [6\n", ["TOML"]),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_FILES))
+def test_bad_scenario_file_exits_2_with_one_clear_line(tmp_path, case):
+    name, text, mentions = BAD_FILES[case]
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    line = one_error_line(invoke("run", path, "--deals", 20))
+    assert name in line, line
+    for fragment in mentions:
+        assert fragment in line, (fragment, line)
+
+
+def test_probability_error_states_the_allowed_bound(tmp_path):
+    path = tmp_path / "prob.toml"
+    path.write_text("[behaviour]\nvoice_probability = 1.5\n", encoding="utf-8")
+    line = one_error_line(invoke("run", path))
+    assert re.search(r"(less than or equal to|<=|at most|between 0(\.0)? and) ?1(\.0)?\b", line), line
+
+
+def test_group_size_error_states_the_allowed_range(tmp_path):
+    path = tmp_path / "size.toml"
+    path.write_text("[population]\ngroup_sizes = [40]\ngroup_size_weights = [1.0]\n", encoding="utf-8")
+    line = one_error_line(invoke("run", path))
+    assert re.search(r"\b1\s*(-|–|to|and|\.\.)\s*16\b", line), line
+
+
+def test_missing_file(tmp_path):
+    path = tmp_path / "nowhere.toml"
+    line = one_error_line(invoke("run", path))
+    assert "nowhere.toml" in line
+    assert "baseline" in line  # what is available instead
+
+
+def test_extends_loop(tmp_path):
+    (tmp_path / "a.toml").write_text('extends = "b.toml"\n', encoding="utf-8")
+    (tmp_path / "b.toml").write_text('extends = "a.toml"\n', encoding="utf-8")
+    line = one_error_line(invoke("run", tmp_path / "a.toml"))
+    assert "a.toml" in line and "b.toml" in line and "extends" in line
+
+
+def test_extends_self(tmp_path):
+    (tmp_path / "me.toml").write_text('extends = "me.toml"\n', encoding="utf-8")
+    line = one_error_line(invoke("run", tmp_path / "me.toml"))
+    assert "me.toml" in line and "extends" in line
+
+
+def test_extends_a_missing_parent(tmp_path):
+    (tmp_path / "child.toml").write_text('extends = "no_such_parent.toml"\n', encoding="utf-8")
+    line = one_error_line(invoke("run", tmp_path / "child.toml"))
+    assert "no_such_parent" in line
+
+
+def test_unknown_strategy_option():
+    line = one_error_line(invoke("run", "baseline", "--deals", 20, "--strategy", "hard_sell"))
+    assert "baseline" in line and "strategy" in line and "hard_sell" in line
+    for name in BUILTIN:
+        assert name in line
+
+
+def test_unknown_strategy_in_compare():
+    line = one_error_line(invoke("compare", "baseline", "--deals", 20,
+                                 "--strategies", "seller_led,hard_sell"))
+    assert "hard_sell" in line
+    for name in BUILTIN:
+        assert name in line
+
+
+@pytest.mark.parametrize("suffix", [".txt", ".xlsx", ""])
+def test_unsupported_output_format(tmp_path, suffix):
+    out = tmp_path / f"deals{suffix}"
+    line = one_error_line(invoke("run", "baseline", "--deals", 20, "--out", out))
+    assert "--out" in line
+    for allowed in (".csv", ".parquet", ".json"):
+        assert allowed in line
+    assert not out.exists()
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("args", [["--deals", "0"], ["--seed", "-1"]])
+def test_bad_numbers_are_usage_errors(args):
+    result = invoke("run", "baseline", *args)
+    assert result.exit_code == 2
+    assert "Traceback" not in result.stdout + result.stderr
+
+
+# --- the real console script ---------------------------------------------------------------
+
+def buyingsim() -> list[str]:
+    script = Path(sys.executable).with_name("buyingsim")
+    return [str(script)] if script.exists() else [sys.executable, "-m", "sim.cli"]
+
+
+def test_console_script_reports_bad_input_on_one_line(tmp_path):
+    path = tmp_path / "prob.toml"
+    path.write_text("[behaviour]\nvoice_probability = 1.5\n", encoding="utf-8")
+    env = {**os.environ, "COLUMNS": "100"}
+    done = subprocess.run([*buyingsim(), "run", str(path)], capture_output=True, text=True,
+                          env=env, timeout=120, cwd=tmp_path)
+    assert done.returncode == 2
+    assert "Traceback" not in done.stderr + done.stdout
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and str(path) in lines[0] and "voice_probability" in lines[0]
+
+
+def test_console_script_runs_and_writes(tmp_path):
+    out = tmp_path / "deals.csv"
+    done = subprocess.run([*buyingsim(), "run", "baseline", "--deals", "50", "--seed", "1",
+                           "--out", str(out)], capture_output=True, text=True, timeout=120,
+                          cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert len(pd.read_csv(out)) == 50
+
+
+# --- happy path ----------------------------------------------------------------------------
+
+def read_table(path: Path) -> pd.DataFrame:
+    if path.suffix == ".csv":
+        return pd.read_csv(path)
+    if path.suffix == ".parquet":
+        return pd.read_parquet(path)
+    return pd.DataFrame(json.loads(path.read_text(encoding="utf-8")))
+
+
+@pytest.fixture(scope="module")
+def expected_deals() -> pd.DataFrame:
+    return sim.simulate(load_scenario("baseline"), 300, seed=1).deals
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet", ".json"])
+def test_run_writes_the_per_deal_table(tmp_path, expected_deals, suffix):
+    out = tmp_path / "sub" / f"deals{suffix}"
+    result = invoke("run", "baseline", "--deals", 300, "--seed", 1, "--out", out)
+    assert result.exit_code == 0, result.stderr
+    table = read_table(out)
+    assert len(table) == 300
+    assert list(table.columns) == list(COLUMNS)
+    assert table["deal"].tolist() == list(range(300))
+    assert [p.name for p in out.parent.iterdir()] == [out.name]  # no partial file left
+    # The file holds the same figures as the library call with that seed.
+    for column in ("group_size", "cycle_weeks", "loops_total", "winner"):
+        assert table[column].tolist() == expected_deals[column].tolist(), column
+    assert table["outcome"].tolist() == expected_deals["outcome"].tolist()
+    pd.testing.assert_series_equal(table["purchase_ease"].astype(float),
+                                   expected_deals["purchase_ease"].astype(float), rtol=1e-6)
+    if suffix == ".parquet":
+        pd.testing.assert_frame_equal(table, expected_deals)
+    # The printed table shows the metrics with their CIs.
+    for name in HEADLINE:
+        assert METRICS[name][0] in result.stdout
+    assert "±" in result.stdout
+
+
+def test_run_with_a_strategy(tmp_path):
+    out = tmp_path / "deals.parquet"
+    result = invoke("run", "baseline", "--deals", 100, "--strategy", "sense_making", "--out", out)
+    assert result.exit_code == 0, result.stderr
+    assert (pd.read_parquet(out)["strategy"] == "sense_making").all()
+    assert "sense_making" in result.stdout
+
+
+def test_compare_prints_three_strategies_and_metrics(tmp_path):
+    out = tmp_path / "all.json"
+    result = invoke("compare", "baseline", "--deals", 300, "--out", out)
+    assert result.exit_code == 0, result.stderr
+    for name in ("seller_led", "digital_first", "sense_making"):
+        assert name in result.stdout
+    for name in HEADLINE:
+        assert METRICS[name][0] in result.stdout
+    table = read_table(out)
+    assert len(table) == 900
+    assert table["strategy"].value_counts().to_dict() == {
+        "seller_led": 300, "digital_first": 300, "sense_making": 300}
+    # Paired: each strategy met the same 300 customers.
+    sizes = {name: group["group_size"].tolist() for name, group in table.groupby("strategy")}
+    assert sizes["seller_led"] == sizes["digital_first"] == sizes["sense_making"]
+
+
+def test_compare_a_chosen_pair():
+    result = invoke("compare", "baseline", "--deals", 100, "--strategies", "sense_making,digital_first")
+    assert result.exit_code == 0, result.stderr
+    assert "sense_making" in result.stdout and "digital_first" in result.stdout
+    assert "seller_led" not in result.stdout
+
+
+@pytest.mark.parametrize(("command", "options"), [
+    ("run", ["--deals", "--seed", "--strategy", "--out"]),
+    ("compare", ["--strategies", "--deals", "--seed", "--out"]),
+])
+def test_help_mentions_the_options(command, options):
+    result = invoke(command, "--help")
+    assert result.exit_code == 0
+    for option in options:
+        assert option in result.stdout, option
+    assert "SCENARIO" in result.stdout.upper()
+
+
+def test_top_level_help_lists_the_commands():
+    result = invoke("--help")
+    assert result.exit_code == 0
+    for command in ("run", "compare", "scenarios"):
+        assert command in result.stdout
+
+
+def test_scenarios_command_lists_every_bundled_file():
+    result = invoke("scenarios")
+    assert result.exit_code == 0
+    for path in SCENARIO_DIR.glob("*.toml"):
+        assert path.stem in result.stdout
+
+
+# --- scenario files ------------------------------------------------------------------------
+
+BUNDLED = sorted(SCENARIO_DIR.glob("*.toml"))
+
+
+def flatten(data: dict, prefix: str = "") -> dict:
+    """Dotted leaf keys of nested tables; a strategy mix is one value (a distribution)."""
+    flat = {}
+    for key, value in data.items():
+        if isinstance(value, dict) and key != "strategy_mix":
+            flat.update(flatten(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
+def changed_fields(a, b) -> set[str]:
+    fa, fb = flatten(a.model_dump()), flatten(b.model_dump())
+    return {key for key in fa.keys() | fb.keys() if fa.get(key) != fb.get(key)}
+
+
+def raw_toml(path: Path) -> dict:
+    import tomllib
+
+    return tomllib.loads(path.read_text(encoding="utf-8"))
+
+
+def test_the_bundled_scenarios_are_there():
+    stems = {path.stem for path in BUNDLED}
+    assert {"baseline", "market"} <= stems
+
+
+@pytest.mark.parametrize("path", BUNDLED, ids=[path.stem for path in BUNDLED])
+def test_every_bundled_scenario_loads_and_runs(path):
+    scenario = load_scenario(path)
+    assert scenario.name
+    assert scenario.source == str(path)
+    assert load_scenario(path.stem) == scenario  # reachable by its bare name too
+    deals = sim.simulate(scenario, 30, seed=0).deals
+    assert len(deals) == 30
+    assert set(deals["strategy"]) <= set(scenario.population.strategy_mix)
+
+
+@pytest.mark.parametrize("path", BUNDLED, ids=[path.stem for path in BUNDLED])
+def test_bundled_scenarios_hold_the_values_their_file_sets(path):
+    """Whatever a file sets is what the loaded scenario holds (extends never overrides it)."""
+    raw = raw_toml(path)
+    raw.pop("extends", None)
+    loaded = flatten(load_scenario(path).model_dump())
+    for key, value in flatten(raw).items():
+        if key in loaded:
+            assert loaded[key] == value, (key, loaded[key], value)
+        else:  # a plain number for a range means low == high
+            assert loaded[f"{key}.low"] == loaded[f"{key}.high"] == value, key
+
+
+@pytest.mark.parametrize("path", BUNDLED, ids=[path.stem for path in BUNDLED])
+def test_bundled_children_override_only_what_they_set(path):
+    raw = raw_toml(path)
+    parent_name = raw.pop("extends", None)
+    if parent_name is None:
+        return  # nothing inherited; loading is covered above
+    child, parent = load_scenario(path), load_scenario(SCENARIO_DIR / parent_name)
+    set_here = set(flatten(raw))
+    new_strategies = {f"strategies.{name}." for name in raw.get("strategies", {})}
+    for key in changed_fields(child, parent):
+        assert (key in set_here or any(key.startswith(f"{s}.") for s in set_here)
+                or any(key.startswith(prefix) for prefix in new_strategies)), key
+
+
+def test_child_overrides_only_the_given_fields(tmp_path, baseline):
+    (tmp_path / "child.toml").write_text(
+        'extends = "baseline.toml"\nname = "child"\n'
+        "[population]\nconflict_level = 0.9\n[behaviour]\ncapacity = 12.0\n",
+        encoding="utf-8",
+    )
+    child = load_scenario(tmp_path / "child.toml")
+    assert child.population.conflict_level.low == child.population.conflict_level.high == 0.9
+    assert child.behaviour.capacity == 12.0
+    assert child.description == baseline.description  # inherited
+    assert child.population.group_sizes == baseline.population.group_sizes  # merged key by key
+    assert changed_fields(child, baseline) == {
+        "name", "population.conflict_level.low", "population.conflict_level.high", "behaviour.capacity"}
+
+
+def test_extends_chains_and_absolute_paths(tmp_path, baseline):
+    parent = SCENARIO_DIR / "baseline.toml"
+    (tmp_path / "mid.toml").write_text(
+        f'extends = "{parent.as_posix()}"\n[simulation]\nhorizon_weeks = 30\n'
+        "[behaviour]\nvoice_probability = 0.4\n", encoding="utf-8")
+    (tmp_path / "leaf.toml").write_text(
+        'extends = "mid.toml"\n[behaviour]\nvoice_probability = 0.1\n', encoding="utf-8")
+    leaf = load_scenario(tmp_path / "leaf.toml")
+    assert leaf.source == str(tmp_path / "leaf.toml")
+    assert leaf.simulation.horizon_weeks == 30
+    assert leaf.behaviour.voice_probability == 0.1  # the nearest file wins
+    assert leaf.name == "leaf"  # a file is named after itself unless it sets a name
+    expected = {"name", "simulation.horizon_weeks", "behaviour.voice_probability"}
+    assert changed_fields(leaf, baseline) == expected
+
+
+def test_a_child_can_define_a_hybrid_strategy(tmp_path):
+    """A child that sets ``strategy_mix`` replaces the parent's mix (the mix is one field, a
+    distribution over strategies), so all its deals use the hybrid."""
+    (tmp_path / "hybrid.toml").write_text(
+        'extends = "baseline.toml"\n[population]\nstrategy_mix = { hybrid = 1.0 }\n'
+        "[strategies.hybrid]\nmeeting_time = 1.2\nresolve_contradictions = 0.2\n", encoding="utf-8")
+    scenario = load_scenario(tmp_path / "hybrid.toml")
+    assert scenario.population.strategy_mix == {"hybrid": 1.0}
+    hybrid = scenario.strategy("hybrid")
+    assert hybrid.resolve_contradictions == 0.2 and hybrid.meeting_time == 1.2
+    deals = sim.simulate(scenario, 30, seed=1).deals
+    assert (deals["strategy"] == "hybrid").all()
+
+
+def test_overrides_change_only_the_named_field(baseline):
+    changed = baseline.with_overrides({"behaviour.stubbornness": 0.7})
+    assert changed_fields(changed, baseline) == {"behaviour.stubbornness"}
+    assert load_scenario("baseline", behaviour__stubbornness=0.7) == changed
+    with pytest.raises(sim.ScenarioError, match=r"population\.group_sizes"):
+        baseline.with_overrides({"population.group_sizes": [17], "population.group_size_weights": [1.0]})
