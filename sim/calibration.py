@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import multiprocessing
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,7 +21,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from sim.research import FIGURES, figure_table, figure_values
+from sim.outcomes import judge
+from sim.research import FIGURE_BY_KEY, FIGURES, figure_table, figure_values
 from sim.scenario import SCENARIO_DIR, Scenario, load_scenario
 
 DEFAULTS_FILE = SCENARIO_DIR / "defaults.toml"
@@ -44,7 +46,8 @@ class FreeParameter:
         return trial.suggest_float(self.name, self.low, self.high)
 
 
-FREE_PARAMETERS: list[FreeParameter] = [
+# Parameters of the weekly dynamics: each trial simulates the market with them.
+DYNAMICS_PARAMETERS: list[FreeParameter] = [
     FreeParameter("base_share_suppliers", 0.06, 0.16, "supplier meetings are a minority of buying time"),
     FreeParameter("contradiction_gap", 1.2, 3.5, "2-6 standard deviations of an unbiased item's error"),
     FreeParameter("reopen_threshold", 0.55, 0.74, "below the done threshold (0.75): hysteresis"),
@@ -63,12 +66,16 @@ FREE_PARAMETERS: list[FreeParameter] = [
     FreeParameter("preference_tolerance", 0.0, 0.6, "how far below one's favourite one still accepts"),
     FreeParameter("veto_margin", 0.1, 1.5, "loss vs status quo at which a member vetoes"),
     FreeParameter("capacity", 6.0, 18.0, "items a person holds without strain (4-5 at the start)"),
-    FreeParameter("overwhelmed_threshold", 0.05, 0.6, "peak overload that people call overwhelming"),
     FreeParameter("misalignment_penalty", 0.0, 0.4, "attitude loss per stage a rep is ahead"),
     FreeParameter("items_per_week", 0.4, 1.6, "new items per person-week at volume 1"),
     FreeParameter("self_resolve_rate", 0.0, 0.3, "weekly chance a group settles a contradiction alone"),
     FreeParameter("exhaustion_overload", 0.0, 0.2, "exhaustion per week of full overload"),
     FreeParameter("exhaustion_loop", 0.0, 0.3, "exhaustion per reopened job"),
+]
+# Parameters of how groups judge their journey (sim.outcomes.judge): fitted per trial on the
+# simulated deals without simulating again.
+JUDGEMENT_PARAMETERS: list[FreeParameter] = [
+    FreeParameter("overwhelmed_threshold", 0.05, 0.6, "peak overload that people call overwhelming"),
     FreeParameter("ease_loops", 0.0, 0.4, "ease lost per loop"),
     FreeParameter("ease_time", 0.0, 1.5, "ease lost by a journey as long as the horizon"),
     FreeParameter("ease_overload", 0.0, 1.5, "ease lost at full peak overload"),
@@ -82,6 +89,12 @@ FREE_PARAMETERS: list[FreeParameter] = [
     FreeParameter("strong_expectation_margin", -0.2, 0.5, "margin over belief that counts as strongly met"),
     FreeParameter("helpful_threshold", 0.2, 0.8, "share of helpful supplier items for 'helpful'"),
 ]
+FREE_PARAMETERS = DYNAMICS_PARAMETERS + JUDGEMENT_PARAMETERS
+# Per-deal measures the judgements are made from (columns of the results).
+MEASURE_COLUMNS = (
+    "purchased", "cycle_weeks", "loops_total", "peak_overload", "contradictions_met",
+    "supplier_items", "helpful_share", "acceptance", "value_shortfall", "expectation_gap",
+)  # fmt: skip
 
 
 def objective_value(deals: pd.DataFrame) -> float:
@@ -101,12 +114,64 @@ def scenario_with(base: Scenario, parameters: dict[str, float]) -> Scenario:
     return base.with_overrides({f"behaviour.{name}": value for name, value in parameters.items()})
 
 
-def evaluate(base: Scenario, parameters: dict[str, float], n_deals: int, seed: int) -> tuple[float, dict]:
-    """Objective and figure values of one parameter set (simulating the market)."""
+class Rejudge:
+    """Fits the judgement parameters to one set of simulated deals.
+
+    Judgements (ease, deal size, regret, ...) are a function of per-deal measures
+    (``sim.outcomes.judge``), so trying judgement parameters needs no new simulation; figures
+    that depend only on the dynamics are computed once.
+    """
+
+    def __init__(self, deals: pd.DataFrame, behaviour, horizon: int):
+        self.behaviour, self.horizon = behaviour, horizon
+        values = figure_values(deals)
+        self.fixed = sum(min(f.miss(values[f.key]) ** 2, MISS_CAP) for f in FIGURES if not f.judged)
+        self.fixed += objective_value(deals) - sum(min(f.miss(values[f.key]) ** 2, MISS_CAP) for f in FIGURES)
+        self.measures = {name: deals[name].to_numpy() for name in MEASURE_COLUMNS}
+        self.purchased = deals["purchased"].to_numpy()
+
+    def objective(self, parameters: dict[str, float]) -> tuple[float, dict[str, float]]:
+        """Objective and judged figure values with these judgement parameters."""
+        judged = judge(self.measures, self.behaviour.model_copy(update=parameters), self.horizon)
+        frame = pd.DataFrame({"purchased": self.purchased, **judged})
+        values = {f.key: float(f.compute(frame)) for f in FIGURES if f.judged}
+        return self.fixed + sum(
+            min(FIGURE_BY_KEY[k].miss(v) ** 2, MISS_CAP) for k, v in values.items()
+        ), values
+
+    def fit(self, trials: int, seed: int, start: dict[str, float]) -> tuple[dict[str, float], float]:
+        """Best judgement parameters found by a seeded TPE search of ``trials`` evaluations."""
+        import optuna
+
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
+        study = optuna.create_study(sampler=optuna.samplers.TPESampler(seed=seed, n_startup_trials=20))
+        study.enqueue_trial(start)
+        study.optimize(
+            lambda trial: self.objective({p.name: p.suggest(trial) for p in JUDGEMENT_PARAMETERS})[0],
+            n_trials=trials,
+        )
+        return dict(study.best_params), float(study.best_value)
+
+
+def evaluate(
+    base: Scenario, dynamics: dict[str, float], n_deals: int, seed: int, judgement_trials: int = 150
+) -> tuple[float, dict[str, float], dict[str, float]]:
+    """Simulate the market with dynamics parameters, then fit the judgement parameters.
+
+    Returns the objective, the judgement parameters and every figure's value."""
     from sim import simulate
 
-    deals = simulate(scenario_with(base, parameters), n_deals, seed).deals
-    return objective_value(deals), figure_values(deals)
+    scenario = scenario_with(base, dynamics)
+    deals = simulate(scenario, n_deals, seed).deals
+    rejudge = Rejudge(deals, scenario.behaviour, scenario.simulation.horizon_weeks)
+    start = {
+        p.name: float(np.clip(getattr(scenario.behaviour, p.name), p.low, p.high))
+        for p in JUDGEMENT_PARAMETERS
+    }
+    judgement, value = rejudge.fit(judgement_trials, seed, start)
+    figures = figure_values(deals)
+    figures.update(rejudge.objective(judgement)[1])
+    return value, judgement, figures
 
 
 def _worker(
@@ -124,14 +189,16 @@ def _worker(
     from optuna.trial import TrialState
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
+    warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
     storage = _storage(storage_path)
     sampler = optuna.samplers.TPESampler(seed=sampler_seed, multivariate=True, n_startup_trials=24)
     study = optuna.load_study(study_name=study_name, storage=storage, sampler=sampler)
     base = load_scenario(scenario_path)
 
     def objective(trial: optuna.Trial) -> float:
-        parameters = {p.name: p.suggest(trial) for p in FREE_PARAMETERS}
-        value, figures = evaluate(base, parameters, n_deals, seed)
+        dynamics = {p.name: p.suggest(trial) for p in DYNAMICS_PARAMETERS}
+        value, judgement, figures = evaluate(base, dynamics, n_deals, seed)
+        trial.set_user_attr("judgement", judgement)
         for key, figure_value in figures.items():
             trial.set_user_attr(key, figure_value)
         return value
@@ -174,7 +241,9 @@ class Calibration:
             study_name=self.study_name, storage=storage, direction="minimize", load_if_exists=True
         )
         if not study.trials:
-            study.enqueue_trial(self.current_parameters())  # start from the committed defaults
+            dynamics = {p.name for p in DYNAMICS_PARAMETERS}
+            current = {k: v for k, v in self.current_parameters().items() if k in dynamics}
+            study.enqueue_trial(current)  # start from the committed defaults
         scenario_path = str(load_scenario(self.scenario).source)
         context = multiprocessing.get_context("spawn")
         processes = [
@@ -211,7 +280,7 @@ class Calibration:
         if progress is not None:
             done, best = self._status(study)
             progress(done, self.n_trials, best)
-        return dict(study.best_params)
+        return self.best()[0]
 
     def _status(self, study) -> tuple[int, float]:
         from optuna.trial import TrialState
@@ -230,7 +299,8 @@ class Calibration:
         import optuna
 
         study = optuna.load_study(study_name=self.study_name, storage=_storage(str(self.storage)))
-        return dict(study.best_params), float(study.best_value)
+        best = study.best_trial
+        return {**best.params, **best.user_attrs["judgement"]}, float(best.value)
 
     def fit_check(self, n_deals: int | None = None, seed: int | None = None) -> pd.DataFrame:
         """Target, band, simulated value and pass/miss of every figure with committed defaults."""
@@ -256,8 +326,12 @@ def write_defaults(
         import tomllib
 
         existing = tomllib.loads(path.read_text()).get("behaviour", {})
-    behaviour = {**existing, **{name: round(float(value), 6) for name, value in parameters.items()}}
     ranges = {p.name: p for p in FREE_PARAMETERS}
+    fitted = {
+        name: int(round(value)) if name in ranges and ranges[name].integer else round(float(value), 6)
+        for name, value in parameters.items()
+    }
+    behaviour = {**existing, **fitted}
     lines = [
         "# Behavioural defaults shared by every bundled scenario (baseline.toml extends this file).",
         "# The free parameters were fitted by `buyingsim calibrate` so that the market scenario",

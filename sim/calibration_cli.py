@@ -20,8 +20,8 @@ def register(app: typer.Typer) -> None:
 
     @app.command()
     def calibrate(
-        trials: Annotated[int, typer.Option(min=1, help="Completed trials the study should hold.")] = 600,
-        deals: Annotated[int, typer.Option("--deals", "-n", min=500, help="Market deals per trial.")] = 3000,
+        trials: Annotated[int, typer.Option(min=1, help="Completed trials the study should hold.")] = 300,
+        deals: Annotated[int, typer.Option("--deals", "-n", min=500, help="Market deals per trial.")] = 4000,
         seed: Annotated[int, typer.Option("--seed", "-s", min=0, help="Simulation and sampler seed.")] = 7,
         workers: Annotated[int, typer.Option(min=1, help="Worker processes (default: all cores).")] = (
             multiprocessing.cpu_count()

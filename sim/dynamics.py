@@ -168,7 +168,8 @@ def update_beliefs(state: DealState, behaviour: Behaviour, requirements_effort: 
 
 
 def start(state: DealState, behaviour: Behaviour) -> None:
-    """Week-0 opinions (own evidence only) and job readiness."""
+    """Week-0 opinions (own evidence only), job readiness and the deal's information sources."""
+    state.sources = source_table(state.vendor, behaviour)
     state.opinion = own_utility(state, behaviour)
     job_readiness(state, behaviour)
 
@@ -331,7 +332,7 @@ def _deliver_items(
         0,
         1,
     )
-    table = source_table(vendor, b).reshape(D * (2 + 2 * K), 8)
+    table = state.sources.reshape(D * (2 + 2 * K), 8)
 
     n_sources = 2 + 2 * K
     top_dimension = state.priority.argmax(axis=2).reshape(-1)

@@ -58,7 +58,70 @@ COLUMNS: dict[str, str] = {
     "overwhelmed": "peak_overload >= overwhelmed_threshold",
     "focal_meetings": "focal rep meetings held",
     "misalignment_stages": "mean stages the focal seller ran ahead of the group, per meeting",
+    "supplier_items": "supplier items the group received (meetings, content, resolutions)",
+    "acceptance": "influence-weighted share accepting the group's choice at the end",
+    "value_shortfall": "true-value shortfall of the choice vs the best solution, 0-1 (purchases)",
+    "expectation_gap": "group's belief about the choice minus its true value (purchases)",
 }
+# Columns that are judgements on the measures above (see ``judge``), in table order.
+JUDGED_COLUMNS = (
+    "purchase_ease", "high_ease", "complex_or_difficult", "deal_size", "settled_for_less", "regret",
+    "expectations_not_met", "high_regret", "high_quality_deal", "bigger_deal_less_regret",
+    "helpful_info", "overwhelmed",
+)  # fmt: skip
+
+
+def judge(measures, behaviour: Behaviour, horizon: int) -> dict[str, np.ndarray]:
+    """How the group judges its journey and its purchase, from per-deal measures.
+
+    ``measures`` maps column names to arrays (or a per-deal DataFrame): purchased,
+    cycle_weeks, loops_total, peak_overload, contradictions_met, supplier_items,
+    helpful_share, acceptance, value_shortfall, expectation_gap. Only the [behaviour]
+    judgement constants enter here, so calibration can re-judge simulated deals without
+    simulating them again.
+    """
+    b = behaviour
+    get = {name: np.asarray(measures[name]) for name in (
+        "purchased", "cycle_weeks", "loops_total", "peak_overload", "contradictions_met",
+        "supplier_items", "helpful_share", "acceptance", "value_shortfall", "expectation_gap",
+    )}  # fmt: skip
+    purchased, loops, helpful_share = get["purchased"].astype(bool), get["loops_total"], get["helpful_share"]
+    ease = np.exp(
+        -(
+            b.ease_loops * loops
+            + b.ease_time * get["cycle_weeks"] / horizon
+            + b.ease_overload * get["peak_overload"]
+            + b.ease_contradictions * get["contradictions_met"]
+        )
+    )
+    size = get["acceptance"] * (1 - b.scope_loop_shrink) ** loops * (1 + b.scope_clarity_gain * helpful_share)
+    settled = purchased & (size < b.settle_threshold)
+    gap = np.where(purchased, get["expectation_gap"], 0.0)
+    shortfall = np.where(purchased, get["value_shortfall"], 0.0)
+    not_met = purchased & (gap > b.expectation_tolerance)
+    strongly_met = purchased & (gap <= -b.strong_expectation_margin)
+    regret = np.clip(
+        b.regret_shortfall * shortfall
+        + b.regret_expectation * np.clip(gap, 0, 1)
+        + b.regret_dissent * (1 - get["acceptance"]),
+        0,
+        1,
+    )
+    high_regret = purchased & (not_met | settled)
+    return {
+        "purchase_ease": ease,
+        "high_ease": ease >= b.high_ease_threshold,
+        "complex_or_difficult": ease < b.difficult_threshold,
+        "deal_size": np.where(purchased, size, np.nan),
+        "settled_for_less": settled,
+        "regret": np.where(purchased, regret, np.nan),
+        "expectations_not_met": not_met,
+        "high_regret": high_regret,
+        "high_quality_deal": strongly_met & ~settled,
+        "bigger_deal_less_regret": purchased & ~settled & (size >= 1.0) & ~high_regret,
+        "helpful_info": (get["supplier_items"] > 0) & (helpful_share >= b.helpful_threshold),
+        "overwhelmed": get["peak_overload"] >= b.overwhelmed_threshold,
+    }
 
 
 def deal_outcomes(state: DealState, behaviour: Behaviour, horizon: int, strategy_names: list[str]) -> dict:
@@ -73,27 +136,8 @@ def deal_outcomes(state: DealState, behaviour: Behaviour, horizon: int, strategy
     winner = np.where(purchased, state.choice, 0)
 
     loops_total = state.loops.sum(axis=1)
-    weeks = state.week.astype(float)
-    ease = np.exp(
-        -(
-            b.ease_loops * loops_total
-            + b.ease_time * weeks / horizon
-            + b.ease_overload * state.peak_overload
-            + b.ease_contradictions * state.contradictions_met
-        )
-    )
-
     supplier_items = state.supplier_items
     helpful_share = np.where(supplier_items > 0, state.helpful_items / np.maximum(supplier_items, 1), 0)
-    helpful_info = (supplier_items > 0) & (helpful_share >= b.helpful_threshold)
-
-    size = (
-        state.acceptance
-        * (1 - b.scope_loop_shrink) ** loops_total
-        * (1 + b.scope_clarity_gain * helpful_share)
-    )
-    deal_size = np.where(purchased, size, np.nan)
-    settled = purchased & (size < b.settle_threshold)
 
     # The group's true needs: its members' own priorities, averaged.
     need = (state.priority0 * member[..., None]).sum(axis=1) / n_members[:, None]
@@ -105,17 +149,19 @@ def deal_outcomes(state: DealState, behaviour: Behaviour, horizon: int, strategy
     belief = state.evidence_claims / (state.evidence_weight + b.prior_weight)
     belief = belief.reshape(D, S, O, M)[deals, :, state.choice]  # (D,S,M)
     expected = (np.einsum("dsm,dm->ds", belief, need) * member).sum(axis=1) / n_members
-    gap = expected - chosen_true
-    not_met = purchased & (gap > b.expectation_tolerance)
-    strongly_met = purchased & (gap <= -b.strong_expectation_margin)
-    regret = np.clip(
-        b.regret_shortfall * shortfall
-        + b.regret_expectation * np.clip(gap, 0, 1)
-        + b.regret_dissent * (1 - state.acceptance),
-        0,
-        1,
-    )
-    high_regret = purchased & (not_met | settled)
+    measures = {
+        "purchased": purchased,
+        "cycle_weeks": state.week,
+        "loops_total": loops_total,
+        "peak_overload": state.peak_overload,
+        "contradictions_met": state.contradictions_met,
+        "supplier_items": supplier_items,
+        "helpful_share": helpful_share,
+        "acceptance": state.acceptance,
+        "value_shortfall": np.where(purchased, shortfall, np.nan),
+        "expectation_gap": np.where(purchased, expected - chosen_true, np.nan),
+    }
+    judged = judge(measures, b, horizon)
 
     hours = state.hours
     total_hours = np.maximum(hours[:, 3], 1e-12)
@@ -146,17 +192,8 @@ def deal_outcomes(state: DealState, behaviour: Behaviour, horizon: int, strategy
         "end_reason": end.astype(object),
         "winner": winner,
         "cycle_weeks": state.week,
-        "purchase_ease": ease,
-        "high_ease": ease >= b.high_ease_threshold,
-        "complex_or_difficult": ease < b.difficult_threshold,
-        "deal_size": deal_size,
-        "settled_for_less": settled,
-        "regret": np.where(purchased, regret, np.nan),
-        "expectations_not_met": not_met,
-        "high_regret": high_regret,
-        "high_quality_deal": strongly_met & ~settled,
-        "bigger_deal_less_regret": purchased & ~settled & (size >= 1.0) & ~high_regret,
-        "helpful_info": helpful_info,
+        **{name: judged[name] for name in JUDGED_COLUMNS[:10]},
+        "helpful_info": judged["helpful_info"],
         "helpful_share": helpful_share,
         "loops_total": loops_total,
         **{f"loops_{job}": state.loops[:, j] for j, job in enumerate(JOB_NAMES)},
@@ -170,11 +207,17 @@ def deal_outcomes(state: DealState, behaviour: Behaviour, horizon: int, strategy
         "met_contradiction": state.contradictions_met > 0,
         "unresolved_contradictions": state.unresolved,
         "peak_overload": state.peak_overload,
-        "overwhelmed": state.peak_overload >= b.overwhelmed_threshold,
+        "overwhelmed": judged["overwhelmed"],
         "focal_meetings": meetings,
         "misalignment_stages": np.where(
             meetings > 0, state.misalignment_total / np.maximum(meetings, 1), 0.0
         ),
     }
+    columns.update(
+        supplier_items=supplier_items,
+        acceptance=state.acceptance,
+        value_shortfall=measures["value_shortfall"],
+        expectation_gap=measures["expectation_gap"],
+    )
     assert list(columns) == list(COLUMNS), "outcome columns and their descriptions diverged"
     return columns

@@ -26,6 +26,7 @@ class Figure:
     compute: Callable[[pd.DataFrame], float]
     unit: str = "share"  # "share" (0-1), "ratio" (x times) or "change" (relative, per stage)
     source: str = ""
+    judged: bool = False  # depends on judgement columns (sim.outcomes.judge), not only dynamics
 
     def passes(self, value: float) -> bool:
         return bool(np.isfinite(value) and self.low <= value <= self.high)
@@ -103,6 +104,7 @@ FIGURES: list[Figure] = [
         0.70,
         0.85,
         lambda d: _purchases(d)["complex_or_difficult"].mean(),
+        judged=True,
         source="Gartner: 77%",
     ),
     Figure(
@@ -113,6 +115,7 @@ FIGURES: list[Figure] = [
         3.4,
         lambda d: likelihood_ratio(_purchases(d), "high_ease"),
         unit="ratio",
+        judged=True,
         source="Gartner: 2.8x as likely",
     ),
     Figure(
@@ -123,6 +126,7 @@ FIGURES: list[Figure] = [
         3.8,
         lambda d: likelihood_ratio(_purchases(d), "bigger_deal_less_regret"),
         unit="ratio",
+        judged=True,
         source="Gartner: 3x as likely",
     ),
     Figure(
@@ -151,6 +155,7 @@ FIGURES: list[Figure] = [
         0.15,
         0.30,
         lambda d: _purchases(d)["high_quality_deal"].mean(),
+        judged=True,
         source="Gartner: 17-27%",
     ),
     Figure(
@@ -160,6 +165,7 @@ FIGURES: list[Figure] = [
         0.45,
         0.65,
         lambda d: _purchases(d)["high_regret"].mean(),
+        judged=True,
         source="Gartner: ~56%",
     ),
     Figure(
@@ -178,6 +184,7 @@ FIGURES: list[Figure] = [
         0.40,
         0.60,
         lambda d: d["overwhelmed"].mean(),
+        judged=True,
         source="Gartner: ~50%",
     ),
 ]

@@ -87,6 +87,7 @@ class DealState:
     information_volume: np.ndarray  # (D,)
     strategy_code: np.ndarray  # (D,) index of the focal strategy in the run's strategy list
     vendor: np.ndarray  # (D,O,F) strategy fields per option (row 0, status quo, is zeros)
+    sources: np.ndarray  # (D,2+2K,8) properties of each information source (dynamics.source_table)
     evidence_weight: np.ndarray  # (D,S,C) credibility-weighted amount of evidence per cell
     evidence_claims: np.ndarray  # (D,S,C) credibility-weighted sum of claims per cell
     items_held: np.ndarray  # (D,S) items received so far
@@ -256,6 +257,7 @@ def initial_state(
         deal_id=deal_id,
         strategy_code=strategy_code,
         vendor=vendor,
+        sources=np.zeros((n, 2 * O, 8), dtype=FLOAT),  # filled by dynamics.start
         shared_min=np.full((n, C), np.inf),
         shared_max=np.full((n, C), -np.inf),
         contradicted=np.zeros((n, C), dtype=bool),
