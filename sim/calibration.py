@@ -28,6 +28,8 @@ from sim.scenario import SCENARIO_DIR, Scenario, load_scenario
 DEFAULTS_FILE = SCENARIO_DIR / "defaults.toml"
 MISS_CAP = 25.0  # a figure cannot cost more than 5 half-bands squared
 DEGENERATE_PENALTY = 100.0
+HELPFUL_SHARE = (0.15, 0.85)  # plausible share of purchases whose buyers found supplier info helpful
+MIN_BASE_RATE = 0.05  # an outcome compared in a ratio must not be rarer than this
 
 
 @dataclass(frozen=True)
@@ -60,6 +62,12 @@ DYNAMICS_PARAMETERS: list[FreeParameter] = [
     ),
     FreeParameter(
         "choice_change_shock", 0.0, 0.6, "a switch of supplier undoes at most part of the later jobs"
+    ),
+    FreeParameter(
+        "enablement_gain",
+        0.0,
+        3.0,
+        "helpful information speeds the current job, up to several people's effort",
     ),
     FreeParameter("dissent_pull", 0.0, 3.0, "dissenters can undo at most a few weeks of work"),
     FreeParameter("need_margin", 0.0, 0.8, "gain over the status quo, in item-claim units"),
@@ -97,15 +105,37 @@ MEASURE_COLUMNS = (
 )  # fmt: skip
 
 
+def dynamics_penalty(deals: pd.DataFrame) -> float:
+    """Penalty for degenerate dynamics: nobody (or everybody) buys, journeys without length."""
+    penalty = 0.0
+    purchased = deals["purchased"].mean()
+    if purchased < 0.05 or purchased > 0.95:
+        penalty += DEGENERATE_PENALTY
+    if deals["cycle_weeks"].median() <= 2:
+        penalty += DEGENERATE_PENALTY
+    return penalty
+
+
+def judgement_penalty(purchased: np.ndarray, judged) -> float:
+    """Penalty for ratio figures measured on tiny groups: the helpful share among purchases
+    must stay between 15% and 85%, and the outcomes compared must not be rare among the
+    others, or a ratio of 3 could come from a handful of deals."""
+    purchased = np.asarray(purchased, dtype=bool)
+    helpful = np.asarray(judged["helpful_info"], dtype=bool)[purchased]
+    share = helpful.mean() if len(helpful) else 0.0
+    penalty = DEGENERATE_PENALTY * max(0.0, HELPFUL_SHARE[0] - share, share - HELPFUL_SHARE[1]) / 0.1
+    for outcome in ("high_ease", "bigger_deal_less_regret"):
+        rate = np.asarray(judged[outcome], dtype=bool)[purchased][~helpful]
+        rate = rate.mean() if len(rate) else 0.0
+        penalty += DEGENERATE_PENALTY * max(0.0, MIN_BASE_RATE - rate) / MIN_BASE_RATE
+    return float(penalty)
+
+
 def objective_value(deals: pd.DataFrame) -> float:
     """Sum of capped squared misses (in half-bands) over all figures, plus degeneracy penalties."""
     values = figure_values(deals)
     total = sum(min(figure.miss(values[figure.key]) ** 2, MISS_CAP) for figure in FIGURES)
-    purchased = deals["purchased"].mean()
-    if purchased < 0.05 or purchased > 0.95:  # nobody (or everybody) buys
-        total += DEGENERATE_PENALTY
-    if deals["cycle_weeks"].median() <= 2:  # decisions without a journey
-        total += DEGENERATE_PENALTY
+    total += dynamics_penalty(deals) + judgement_penalty(deals["purchased"], deals)
     return float(total)
 
 
@@ -126,7 +156,7 @@ class Rejudge:
         self.behaviour, self.horizon = behaviour, horizon
         values = figure_values(deals)
         self.fixed = sum(min(f.miss(values[f.key]) ** 2, MISS_CAP) for f in FIGURES if not f.judged)
-        self.fixed += objective_value(deals) - sum(min(f.miss(values[f.key]) ** 2, MISS_CAP) for f in FIGURES)
+        self.fixed += dynamics_penalty(deals)
         self.measures = {name: deals[name].to_numpy() for name in MEASURE_COLUMNS}
         self.purchased = deals["purchased"].to_numpy()
 
@@ -135,9 +165,8 @@ class Rejudge:
         judged = judge(self.measures, self.behaviour.model_copy(update=parameters), self.horizon)
         frame = pd.DataFrame({"purchased": self.purchased, **judged})
         values = {f.key: float(f.compute(frame)) for f in FIGURES if f.judged}
-        return self.fixed + sum(
-            min(FIGURE_BY_KEY[k].miss(v) ** 2, MISS_CAP) for k, v in values.items()
-        ), values
+        total = self.fixed + sum(min(FIGURE_BY_KEY[k].miss(v) ** 2, MISS_CAP) for k, v in values.items())
+        return total + judgement_penalty(self.purchased, judged), values
 
     def fit(self, trials: int, seed: int, start: dict[str, float]) -> tuple[dict[str, float], float]:
         """Best judgement parameters found by a seeded TPE search of ``trials`` evaluations."""
@@ -302,6 +331,23 @@ class Calibration:
         best = study.best_trial
         return {**best.params, **best.user_attrs["judgement"]}, float(best.value)
 
+    def polish(
+        self, parameters: dict[str, float], n_deals: int, trials: int = 300
+    ) -> tuple[dict[str, float], float]:
+        """Refit the judgement parameters of the best trial on a larger sample of deals.
+
+        The study fits judgements on ``n_deals`` per trial, which overfits the ratio figures
+        measured on small groups; refitting on many more deals (same dynamics) removes most
+        of that. Returns all parameters and the objective on the larger sample."""
+        from sim import simulate
+
+        scenario = scenario_with(load_scenario(self.scenario), parameters)
+        deals = simulate(scenario, n_deals, self.seed + 1).deals
+        rejudge = Rejudge(deals, scenario.behaviour, scenario.simulation.horizon_weeks)
+        start = {p.name: parameters[p.name] for p in JUDGEMENT_PARAMETERS}
+        judgement, objective = rejudge.fit(trials, self.seed, start)
+        return {**parameters, **judgement}, objective
+
     def fit_check(self, n_deals: int | None = None, seed: int | None = None) -> pd.DataFrame:
         """Target, band, simulated value and pass/miss of every figure with committed defaults."""
         from sim import simulate
@@ -319,6 +365,7 @@ def write_defaults(
     n_deals: int,
     seed: int,
     path: Path = DEFAULTS_FILE,
+    polish_deals: int = 0,
 ) -> Path:
     """Write fitted parameters into the defaults file every bundled scenario extends."""
     existing = {}
@@ -342,6 +389,7 @@ def write_defaults(
         f"trials = {n_trials}",
         f"deals_per_trial = {n_deals}",
         f"seed = {seed}",
+        f"polish_deals = {polish_deals}",
         f"objective = {objective:.4f}",
         "",
         "[behaviour]",

@@ -29,6 +29,10 @@ def register(app: typer.Typer) -> None:
         storage: Annotated[Path, typer.Option(help="Journal file of the study (resumable).")] = Path(
             "output/calibration/study.journal"
         ),
+        polish: Annotated[
+            int,
+            typer.Option(min=0, help="Refit judgement parameters on this many deals at the end (0: skip)."),
+        ] = 20_000,
         write: Annotated[
             bool, typer.Option(help=f"Write the best parameters to {DEFAULTS_FILE.name}.")
         ] = True,
@@ -55,8 +59,12 @@ def register(app: typer.Typer) -> None:
             )
         parameters, objective = calibration.best()
         console.print(f"best objective {objective:.4f} after {trials} trials ({deals:,} deals each)")
+        if polish:
+            with error_console.status(f"refitting judgements on {polish:,} deals"), user_errors():
+                parameters, objective = calibration.polish(parameters, polish)
+            console.print(f"objective {objective:.4f} after refitting judgements on {polish:,} deals")
         if write:
-            path = write_defaults(parameters, objective, trials, deals, seed)
+            path = write_defaults(parameters, objective, trials, deals, seed, polish_deals=polish)
             console.print(f"wrote {path}")
 
     @app.command()

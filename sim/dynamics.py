@@ -287,8 +287,9 @@ def _deliver_items(
 ) -> np.ndarray:
     """Each stakeholder gathers up to two items through the channels its time goes to.
 
-    Returns new items per stakeholder (D,S). Updates time accounting, evidence, the shared
-    pool (group-level items are voiced at once), helpfulness, misalignment and attitudes.
+    Returns new items per stakeholder (D,S) and helpful supplier items per deal (D,). Updates
+    time accounting, evidence, the shared pool (group-level items are voiced at once),
+    helpfulness, misalignment and attitudes.
     """
     b = behaviour
     D, S, M = state.priority.shape
@@ -343,6 +344,7 @@ def _deliver_items(
     weight_flat, claims_flat = _flat(state.evidence_weight), _flat(state.evidence_claims)
     attitude_flat = _flat(state.attitude)
     new_items = np.zeros(D * S, dtype=FLOAT)
+    helpful_now = np.zeros(D, dtype=FLOAT)
     for slot in range(ITEM_SLOTS):
         # Work on the items that exist only: index = deal * S + stakeholder.
         index = np.flatnonzero(open_slot[..., slot])
@@ -383,7 +385,9 @@ def _deliver_items(
         low, high = state.shared_min.reshape(-1)[pool_index], state.shared_max.reshape(-1)[pool_index]
         conflicts = (claim - low > b.contradiction_gap) | (high - claim > b.contradiction_gap)
         state.supplier_items += np.bincount(deal, is_vendor, minlength=D).astype(FLOAT)
-        state.helpful_items += np.bincount(deal, is_vendor & aligned & ~conflicts, minlength=D).astype(FLOAT)
+        helpful = np.bincount(deal, is_vendor & aligned & ~conflicts, minlength=D).astype(FLOAT)
+        state.helpful_items += helpful
+        helpful_now += helpful
 
         private = ~group_level
         target = index[private] * (O * M) + cell[private]
@@ -410,7 +414,7 @@ def _deliver_items(
             new_items += (np.bincount(d, minlength=D)[:, None] * member).reshape(-1)
     new_items = new_items.reshape(D, S)
     state.items_held += new_items
-    return new_items
+    return new_items, helpful_now
 
 
 def _share_and_deconflict(
@@ -544,7 +548,9 @@ def step(state: DealState, behaviour: Behaviour, draws: WeeklyDraws, horizon: in
 
     # 2. Information through channels; 3. sharing, contradictions and deconfliction.
     state.attitude *= FLOAT(b.attitude_memory)
-    new_items = _deliver_items(state, b, draws, stage)
+    new_items, helpful_now = _deliver_items(state, b, draws, stage)
+    # Buyer enablement: helpful supplier information speeds up the job the group is on.
+    effort[np.arange(len(stage)), stage] += b.enablement_gain * helpful_now / n_members
     new_contradictions = _share_and_deconflict(state, b, draws, effort[:, 4])
     prune = 1 - np.prod(1 - state.vendor[:, 1:, FIELD["prune_overload"]], axis=1)
 

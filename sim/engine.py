@@ -23,7 +23,7 @@ from sim.state import DealState, _choose, initial_state, new_customers, vendor_a
 from sim.strategies import strategy_table
 
 BLOCK_SIZE = 256
-DEFAULT_CHUNK_SIZE = 8192
+DEFAULT_CHUNK_SIZE = 16384
 STREAM_CUSTOMER, STREAM_STRATEGY, STREAM_DYNAMICS = 0, 1, 2
 
 

@@ -184,6 +184,12 @@ class Behaviour(_Strict):
     always_on_effort: float = Field(
         0.12, ge=0, le=1, description="effort validation and consensus always get"
     )
+    enablement_gain: float = Field(
+        0.5,
+        ge=0,
+        le=5,
+        description="effort added to the group's current job per helpful supplier item per member",
+    )
     progress_rate: float = Field(0.35, gt=0, le=1, description="weekly catch-up of a job toward readiness")
     fall_rate: float = Field(0.6, gt=0, le=1, description="weekly fall of a job toward lower readiness")
     done_threshold: float = Field(0.75, gt=0, le=1, description="completion at which a job counts as done")
@@ -272,6 +278,7 @@ class Provenance(_Strict):
     trials: int
     deals_per_trial: int
     seed: int
+    polish_deals: int = 0
     objective: float
 
 

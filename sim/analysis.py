@@ -1,0 +1,522 @@
+"""Analysis of sweep results: per-point metrics with 95% CIs, the best strategy per point with
+the paired difference to the runner-up, marginal effects of each swept parameter, plots, and a
+self-contained HTML report (``buyingsim report DIR``).
+
+Confidence intervals use the same normal approximation as :func:`sim.results.mean_ci`; metrics
+over purchases (deal size, regret, ...) are measured on the deals that purchased, and paired
+differences on the deals where both strategies purchased (as :meth:`sim.results.Results.compare`).
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from sim.results import METRICS, Z95
+
+if TYPE_CHECKING:
+    from sim.sweep import SweepResults
+
+# +1: higher is better for the buyer and the vendor; -1: lower is better. Metrics without a
+# direction (e.g. time shares) get summaries but no "best strategy".
+DIRECTION: dict[str, int] = {
+    "purchase_ease": 1,
+    "deal_size": 1,
+    "regret": -1,
+    "no_decision": -1,
+    "high_quality_deal": 1,
+    "focal_win": 1,
+    "high_regret": -1,
+    "cycle_weeks": -1,
+    "loops_total": -1,
+    "unresolved_contradictions": -1,
+    "overwhelmed": -1,
+    "purchased": 1,
+    "high_ease": 1,
+    "complex_or_difficult": -1,
+    "settled_for_less": -1,
+    "expectations_not_met": -1,
+    "bigger_deal_less_regret": 1,
+    "helpful_info": 1,
+    "revisited_any_job": -1,
+    "met_contradiction": -1,
+    "peak_overload": -1,
+    "misalignment_stages": -1,
+    "helpful_share": 1,
+}
+MAX_LEVELS = 8  # a parameter with more distinct values is binned for plots and heatmaps
+STRATEGY_COLOURS = ["#4c72b0", "#dd8452", "#55a868", "#c44e52", "#8172b3", "#937860"]
+
+
+def label(metric: str) -> str:
+    return METRICS[metric][0] if metric in METRICS else metric.replace("_", " ").capitalize()
+
+
+def subset(metric: str) -> str:
+    """``all`` or ``purchases``: which deals a metric is measured on."""
+    return METRICS[metric][1] if metric in METRICS else "all"
+
+
+def _values(deals: pd.DataFrame, metric: str) -> pd.Series:
+    """The metric as floats, NaN on deals outside its subset."""
+    values = deals[metric].astype(float)
+    if subset(metric) == "purchases":
+        values = values.where(deals["purchased"].astype(bool))
+    return values
+
+
+def _grouped_ci(values: pd.Series, keys: list[pd.Series]) -> pd.DataFrame:
+    """Mean, 95% CI and count of ``values`` by ``keys`` (NaNs skipped), vectorised."""
+    grouped = values.groupby(keys, sort=True, observed=True)
+    table = pd.DataFrame({"mean": grouped.mean(), "sd": grouped.std(ddof=1), "n": grouped.count()})
+    half = Z95 * table["sd"] / np.sqrt(table["n"].where(table["n"] > 1))
+    table["ci_low"] = table["mean"] - half
+    table["ci_high"] = table["mean"] + half
+    return table.drop(columns="sd")[["mean", "ci_low", "ci_high", "n"]]
+
+
+def _metrics(results: SweepResults, metrics: list[str] | None) -> list[str]:
+    return [m for m in (metrics or results.outcomes) if m in results.deals.columns]
+
+
+def point_summary(results: SweepResults, metrics: list[str] | None = None) -> pd.DataFrame:
+    """One row per point, strategy and metric: mean, 95% CI and n, with the point's parameter
+    values (a flat experiments-plus-outcomes table)."""
+    deals = results.deals
+    frames = []
+    for metric in _metrics(results, metrics):
+        table = _grouped_ci(_values(deals, metric), [deals["point"], deals["strategy"]])
+        table = table.reset_index()
+        table.insert(2, "metric", metric)
+        table.insert(3, "over", subset(metric))
+        frames.append(table)
+    if not frames:
+        return pd.DataFrame(columns=["point", "strategy", "metric", "over", "mean", "ci_low", "ci_high", "n"])
+    summary = pd.concat(frames, ignore_index=True)
+    summary = results.experiments.drop(columns="seed").merge(summary, on="point")
+    strategy_rank = summary["strategy"].map({s: i for i, s in enumerate(results.strategies)})
+    metric_rank = summary["metric"].map({m: i for i, m in enumerate(_metrics(results, metrics))})
+    ranks = pd.DataFrame({"point": summary["point"], "metric": metric_rank, "strategy": strategy_rank})
+    return summary.loc[ranks.sort_values(["point", "metric", "strategy"]).index].reset_index(drop=True)
+
+
+def outcomes_table(results: SweepResults, metrics: list[str] | None = None) -> pd.DataFrame:
+    """EMA-style flat table: one row per point and strategy, parameters then metric means."""
+    summary = point_summary(results, metrics)
+    wide = summary.pivot_table(
+        index=["point", "strategy"], columns="metric", values="mean", sort=False
+    ).reset_index()
+    wide.columns.name = None
+    return results.experiments.merge(wide, on="point")
+
+
+def _wide(deals: pd.DataFrame, metric: str, strategies: list[str]) -> pd.DataFrame:
+    """Metric values with one column per strategy, indexed by (point, deal): the pairing."""
+    frame = pd.DataFrame(
+        {
+            "point": deals["point"],
+            "deal": deals["deal"],
+            "strategy": deals["strategy"],
+            "value": _values(deals, metric),
+        }
+    )
+    wide = frame.pivot(index=["point", "deal"], columns="strategy", values="value")
+    return wide.reindex(columns=strategies)
+
+
+def best_strategies(results: SweepResults, metrics: list[str] | None = None) -> pd.DataFrame:
+    """Per point and metric with a direction: the best strategy by mean, the runner-up, and the
+    paired difference best - runner-up on the same deals with its 95% CI.
+
+    ``clear`` is True when the CI excludes zero in the best strategy's favour.
+    """
+    summary = point_summary(results, metrics)
+    rows = []
+    for metric in _metrics(results, metrics):
+        direction = DIRECTION.get(metric)
+        if direction is None:
+            continue
+        means = summary[summary["metric"] == metric].pivot(index="point", columns="strategy", values="mean")
+        means = means.reindex(columns=[s for s in results.strategies if s in means.columns])
+        if means.shape[1] == 0:
+            continue
+        ranked = np.argsort(-direction * means.fillna(-direction * np.inf).to_numpy(), axis=1, kind="stable")
+        wide = _wide(results.deals, metric, list(means.columns))
+        for row, point in enumerate(means.index):
+            best = means.columns[ranked[row, 0]]
+            record: dict[str, Any] = {
+                "point": point,
+                "metric": metric,
+                "best": best,
+                "best_mean": means.loc[point, best],
+            }
+            if means.shape[1] > 1:
+                runner = means.columns[ranked[row, 1]]
+                at_point = wide.loc[point]
+                mean, low, high, n = _paired(at_point[best], at_point[runner])
+                record.update(
+                    runner_up=runner,
+                    runner_up_mean=means.loc[point, runner],
+                    difference=mean,
+                    ci_low=low,
+                    ci_high=high,
+                    n_paired=n,
+                    clear=bool(low > 0) if direction > 0 else bool(high < 0),
+                )
+            rows.append(record)
+    best = pd.DataFrame(rows)
+    if best.empty:
+        return best
+    return results.experiments.drop(columns="seed").merge(best, on="point")
+
+
+def _paired(a: pd.Series, b: pd.Series) -> tuple[float, float, float, int]:
+    difference = (a - b).dropna().to_numpy()
+    n = len(difference)
+    if n == 0:
+        return (np.nan, np.nan, np.nan, 0)
+    mean = float(difference.mean())
+    half = Z95 * float(difference.std(ddof=1)) / np.sqrt(n) if n > 1 else np.nan
+    return (mean, mean - half, mean + half, n)
+
+
+def paired_difference(
+    results: SweepResults, first: str, second: str, metric: str, by: str | None = None
+) -> pd.DataFrame:
+    """Mean paired difference ``first - second`` of a metric on the same deals with its 95%
+    CI, overall or by level of one parameter (pooling the points at each level)."""
+    wide = _wide(results.deals, metric, [first, second]).reset_index()
+    wide["difference"] = wide[first] - wide[second]
+    if by is None:
+        keys = pd.Series("all", index=wide.index, name="over")
+    else:
+        keys = wide["point"].map(levels(results.experiments.set_index("point")[by])).rename(by)
+    table = _grouped_ci(wide["difference"], [keys]).reset_index()
+    table.insert(1, "metric", metric)
+    return table
+
+
+def win_counts(best: pd.DataFrame) -> pd.DataFrame:
+    """Points each strategy wins per metric, and how many of those wins are clear."""
+    if best.empty:
+        return pd.DataFrame()
+    wins = best.groupby(["metric", "best"], sort=False).agg(
+        points=("point", "size"), clear=("clear", "sum") if "clear" in best else ("point", "size")
+    )
+    return wins.reset_index().rename(columns={"best": "strategy"})
+
+
+def levels(values: pd.Series, max_levels: int = MAX_LEVELS) -> pd.Series:
+    """Values as plot levels: unchanged when few distinct, else the midpoints of quantile bins."""
+    if values.nunique() <= max_levels or not pd.api.types.is_numeric_dtype(values):
+        return values
+    bins = pd.qcut(values, q=max_levels, duplicates="drop")
+    return bins.map(lambda interval: interval.mid).astype(float)
+
+
+def marginal(results: SweepResults, parameter: str, metrics: list[str] | None = None) -> pd.DataFrame:
+    """Each metric by level of one parameter and strategy, pooling the deals of all points at
+    that level (other parameters averaged over the design)."""
+    deals = results.deals
+    level_of_point = levels(results.experiments.set_index("point")[parameter])
+    level = deals["point"].map(level_of_point)
+    frames = []
+    for metric in _metrics(results, metrics):
+        table = _grouped_ci(_values(deals, metric), [level.rename(parameter), deals["strategy"]])
+        frames.append(table.reset_index().assign(metric=metric))
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def pair_table(results: SweepResults, x: str, y: str, metric: str) -> pd.DataFrame:
+    """A metric by levels of two parameters and strategy (pooled deals), for heatmaps."""
+    deals = results.deals
+    experiments = results.experiments.set_index("point")
+    x_level = deals["point"].map(levels(experiments[x], 6)).rename(x)
+    y_level = deals["point"].map(levels(experiments[y], 6)).rename(y)
+    return _grouped_ci(_values(deals, metric), [x_level, y_level, deals["strategy"]]).reset_index()
+
+
+# --------------------------------------------------------------------------------------------
+# Plots
+# --------------------------------------------------------------------------------------------
+
+
+def _pyplot() -> Any:
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _colour(results: SweepResults, strategy: str) -> str:
+    index = results.strategies.index(strategy) if strategy in results.strategies else 0
+    return STRATEGY_COLOURS[index % len(STRATEGY_COLOURS)]
+
+
+def plot_marginal(results: SweepResults, parameter: str, metrics: list[str] | None = None) -> Any:
+    """Line plots of each metric against one swept parameter, one line per strategy with its
+    95% CI band."""
+    plt = _pyplot()
+    table = marginal(results, parameter, metrics)
+    chosen = _metrics(results, metrics)
+    columns = min(len(chosen), 3)
+    rows = int(np.ceil(len(chosen) / columns))
+    fig, axes = plt.subplots(rows, columns, figsize=(4.2 * columns, 3.1 * rows), squeeze=False)
+    categorical = not pd.api.types.is_numeric_dtype(results.experiments[parameter])
+    for ax, metric in zip(axes.flat, chosen, strict=False):
+        part = table[table["metric"] == metric]
+        for strategy in results.strategies:
+            line = part[part["strategy"] == strategy].sort_values(parameter)
+            if line.empty:
+                continue
+            x = line[parameter].astype(str) if categorical else line[parameter]
+            ax.plot(x, line["mean"], marker="o", ms=3, label=strategy, color=_colour(results, strategy))
+            ax.fill_between(x, line["ci_low"], line["ci_high"], alpha=0.2, color=_colour(results, strategy))
+        ax.set_title(label(metric), fontsize=10)
+        ax.set_xlabel(parameter)
+        ax.grid(alpha=0.3)
+    for ax in list(axes.flat)[len(chosen) :]:
+        ax.set_visible(False)
+    axes.flat[0].legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def plot_heatmaps(results: SweepResults, x: str, y: str, metric: str) -> Any:
+    """Heatmaps of a metric over two swept parameters: one panel per strategy, plus the
+    best strategy and its margin over the runner-up (pooled over other parameters)."""
+    plt = _pyplot()
+    table = pair_table(results, x, y, metric)
+    strategies = [s for s in results.strategies if s in set(table["strategy"])]
+    panels = len(strategies) + (1 if len(strategies) > 1 else 0)
+    fig, axes = plt.subplots(1, panels, figsize=(3.6 * panels, 3.3), squeeze=False)
+    grids = {}
+    vmin, vmax = table["mean"].min(), table["mean"].max()
+    for ax, strategy in zip(axes[0], strategies, strict=False):
+        grid = table[table["strategy"] == strategy].pivot(index=y, columns=x, values="mean")
+        grids[strategy] = grid
+        image = ax.imshow(
+            grid.to_numpy(), origin="lower", aspect="auto", cmap="viridis", vmin=vmin, vmax=vmax
+        )
+        _axes_labels(ax, grid, x, y)
+        ax.set_title(f"{strategy}", fontsize=10)
+        middle = (vmin + vmax) / 2
+        for (i, j), value in np.ndenumerate(grid.to_numpy()):
+            ax.text(
+                j,
+                i,
+                _cell(value),
+                ha="center",
+                va="center",
+                fontsize=7,
+                color="black" if value > middle else "white",
+            )
+    if len(strategies) > 1:
+        fig.colorbar(image, ax=axes[0, len(strategies) - 1], fraction=0.046)
+        ax = axes[0, -1]
+        stack = np.stack([grids[s].to_numpy() for s in strategies])
+        direction = DIRECTION.get(metric, 1)
+        order = np.argsort(-direction * np.nan_to_num(stack, nan=-direction * np.inf), axis=0)
+        winner = order[0]
+        top = np.take_along_axis(stack, order[:1], axis=0)[0]
+        second = np.take_along_axis(stack, order[1:2], axis=0)[0]
+        from matplotlib.colors import ListedColormap
+        from matplotlib.patches import Patch
+
+        cmap = ListedColormap([_colour(results, s) for s in strategies])
+        ax.imshow(winner, origin="lower", aspect="auto", cmap=cmap, vmin=-0.5, vmax=len(strategies) - 0.5)
+        _axes_labels(ax, grids[strategies[0]], x, y)
+        for (i, j), _ in np.ndenumerate(winner):
+            ax.text(
+                j,
+                i,
+                _cell(abs(top[i, j] - second[i, j])),
+                ha="center",
+                va="center",
+                fontsize=7,
+                color="white",
+            )
+        ax.set_title("best; margin over runner-up", fontsize=10)
+        ax.legend(
+            handles=[Patch(color=_colour(results, s), label=s) for s in strategies],
+            fontsize=7,
+            loc="upper center",
+            bbox_to_anchor=(0.5, -0.22),
+            ncol=len(strategies),
+            frameon=False,
+        )
+    fig.suptitle(label(metric), fontsize=11)
+    fig.tight_layout()
+    return fig
+
+
+def _cell(value: float) -> str:
+    """A heatmap cell's text: three decimals for small metrics, one for weeks and counts."""
+    return f"{value:.3f}" if abs(value) < 10 else f"{value:.1f}"
+
+
+def _axes_labels(ax: Any, grid: pd.DataFrame, x: str, y: str) -> None:
+    ax.set_xticks(range(grid.shape[1]), [_tick(v) for v in grid.columns], fontsize=7)
+    ax.set_yticks(range(grid.shape[0]), [_tick(v) for v in grid.index], fontsize=7)
+    ax.set_xlabel(x)
+    ax.set_ylabel(y)
+
+
+def _tick(value: Any) -> str:
+    return f"{value:.3g}" if isinstance(value, float) else str(value)
+
+
+def figure_png(fig: Any) -> bytes:
+    """A figure as PNG bytes (the figure is closed)."""
+    plt = _pyplot()
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=110)
+    plt.close(fig)
+    return buffer.getvalue()
+
+
+def embedded_image(png: bytes, alt: str) -> str:
+    data = base64.b64encode(png).decode("ascii")
+    return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{data}">'
+
+
+# --------------------------------------------------------------------------------------------
+# The report
+# --------------------------------------------------------------------------------------------
+
+REPORT_CSS = """
+body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1300px; color: #222; }
+table { border-collapse: collapse; font-size: 12px; margin: 0.5em 0 1.5em; }
+th, td { border: 1px solid #ccc; padding: 3px 6px; text-align: right; }
+th { background: #f2f2f2; } td:first-child, th:first-child { text-align: left; }
+img { max-width: 100%; } h2 { border-bottom: 1px solid #ddd; margin-top: 2em; }
+.note { color: #555; font-size: 13px; }
+"""
+
+
+def parameter_pairs(results: SweepResults, limit: int = 3) -> list[tuple[str, str]]:
+    """Pairs of swept parameters (with at least two levels each) for heatmaps."""
+    varied = [p for p in results.parameters if results.experiments[p].nunique() > 1]
+    pairs = [(x, y) for i, x in enumerate(varied) for y in varied[i + 1 :]]
+    return pairs[:limit]
+
+
+def write_report(results: SweepResults, out: str | Path, metrics: list[str] | None = None) -> Path:
+    """Write ``index.html`` (plots embedded, no external files needed) and the CSVs
+    ``experiments.csv``, ``summary.csv``, ``best.csv``, ``wins.csv`` into ``out``."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    chosen = _metrics(results, metrics)
+    summary = point_summary(results, chosen)
+    best = best_strategies(results, chosen)
+    wins = win_counts(best)
+    results.experiments.to_csv(out / "experiments.csv", index=False)
+    summary.to_csv(out / "summary.csv", index=False)
+    best.to_csv(out / "best.csv", index=False)
+    wins.to_csv(out / "wins.csv", index=False)
+
+    spec = results.manifest["spec"]
+    n_points = len(results.experiments)
+    parts = [
+        f"<h1>Sweep report: {html.escape(results.name)}</h1>",
+        f"<p>{html.escape(spec.get('description', ''))}</p>",
+        "<p class='note'>"
+        f"{n_points} points x {len(results.strategies)} strategies "
+        f"({', '.join(results.strategies)}) x {spec['deals_per_point']:,} deals; base scenario "
+        f"{html.escape(spec['scenario'])}; seed {spec['seed']}; sampling "
+        f"{spec['sampling']['method']}; buying-group-sim "
+        f"{results.manifest['package_version']}; spec hash {results.manifest['spec_hash'][:12]}. "
+        + (
+            ""
+            if results.complete
+            else "<b>Incomplete: some chunks are missing; figures cover the finished ones.</b>"
+        )
+        + "</p>",
+        "<p class='note'>Means with 95% confidence intervals (normal approximation). Deal size, "
+        "regret, high-quality deals and high regret are measured over purchases. Strategies "
+        "meet the same deals at each point, so differences are paired. CSVs: "
+        "<a href='summary.csv'>summary.csv</a>, <a href='best.csv'>best.csv</a>, "
+        "<a href='wins.csv'>wins.csv</a>, <a href='experiments.csv'>experiments.csv</a>.</p>",
+    ]
+    if not wins.empty:
+        table = wins.pivot_table(
+            index="metric", columns="strategy", values="points", fill_value=0, sort=False
+        )
+        clear = wins.pivot_table(index="metric", columns="strategy", values="clear", fill_value=0, sort=False)
+        cells = table.astype(int).astype(str) + " (" + clear.astype(int).astype(str) + " clear)"
+        cells.index = [label(m) for m in cells.index]
+        parts += [
+            "<h2>Points won by each strategy</h2>",
+            "<p class='note'>A win is clear when the paired 95% CI of the difference to the "
+            "runner-up excludes zero.</p>",
+            cells.to_html(escape=True),
+        ]
+    if not best.empty:
+        shown = best.copy()
+        shown["difference"] = (
+            [_ci_text(r.difference, r.ci_low, r.ci_high) for r in shown.itertuples()]
+            if "difference" in shown
+            else ""
+        )
+        keep = [
+            *results.parameters,
+            "metric",
+            "best",
+            "best_mean",
+            "runner_up",
+            "runner_up_mean",
+            "difference",
+            "clear",
+        ]
+        shown = shown[[c for c in keep if c in shown.columns]]
+        shown["metric"] = shown["metric"].map(label)
+        parts += [
+            "<h2>Best strategy per point</h2>",
+            "<p class='note'>Difference = best - runner-up on the same deals (95% CI).</p>",
+            shown.to_html(index=False, float_format=lambda v: f"{v:.3f}", max_rows=400),
+        ]
+    for parameter in results.parameters:
+        if results.experiments[parameter].nunique() < 2:
+            continue
+        fig = plot_marginal(results, parameter, chosen)
+        parts += [
+            f"<h2>Metrics against {html.escape(parameter)}</h2>",
+            "<p class='note'>Deals pooled over the other parameters at each level; bands are 95% CIs.</p>",
+            embedded_image(figure_png(fig), parameter),
+        ]
+    for x, y in parameter_pairs(results):
+        parts.append(f"<h2>{html.escape(x)} x {html.escape(y)}</h2>")
+        for metric in chosen[:3]:
+            fig = plot_heatmaps(results, x, y, metric)
+            parts.append(embedded_image(figure_png(fig), f"{metric} by {x} and {y}"))
+    wide = summary.copy()
+    wide["value"] = [_ci_text(r.mean, r.ci_low, r.ci_high) for r in wide.itertuples()]
+    wide["metric"] = wide["metric"].map(label)
+    parts += [
+        "<h2>All points</h2>",
+        wide.drop(columns=["mean", "ci_low", "ci_high", "over"]).to_html(index=False, max_rows=600),
+    ]
+    document = (
+        "<!doctype html><html><head><meta charset='utf-8'>"
+        f"<title>{html.escape(results.name)} sweep report</title>"
+        f"<style>{REPORT_CSS}</style></head><body>{''.join(parts)}</body></html>"
+    )
+    path = out / "index.html"
+    path.write_text(document, encoding="utf-8")
+    return path
+
+
+def _ci_text(mean: float, low: float, high: float) -> str:
+    if pd.isna(mean):
+        return "n/a"
+    if pd.isna(low):
+        return f"{mean:.3f}"
+    return f"{mean:.3f} ± {(high - low) / 2:.3f}"

@@ -1,0 +1,98 @@
+"""``buyingsim dashboard``: serve the Solara dashboards (explorer and compare page) locally.
+
+The app lives in ``dashboards/`` next to the ``sim`` package (an editable install from a
+clone). Browser assets come from the ``solara-assets`` package, so the pages render with no
+internet access; telemetry and the version check are switched off for the same reason.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+APP_MODULE = "dashboards.app"
+OFFLINE_ENVIRONMENT = {
+    "SOLARA_TELEMETRY_MIXPANEL_ENABLE": "False",  # no analytics calls to the internet
+    "SOLARA_ASSETS_PROXY": "True",  # serve CDN assets from the installed solara-assets copy
+}
+
+
+def _fail(message: str) -> None:
+    """One line on stderr, exit code 2 (the CLI's convention for user mistakes)."""
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(2)
+
+
+def _check_port(host: str, port: int) -> None:
+    """Fail early with one line if the address cannot be listened on."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror as error:
+        _fail(f"--host {host}: cannot resolve ({error.strerror})")
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(address)
+        except OSError as error:
+            _fail(f"cannot listen on {host}:{port} ({error.strerror}); try another --port")
+
+
+def dashboard(
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")] = 8765,
+    host: Annotated[
+        str, typer.Option(help="Address to listen on (default: this machine only).")
+    ] = "127.0.0.1",
+) -> None:
+    """Serve the interactive dashboards: explore one deal, compare the strategies."""
+    if not (REPO_ROOT / "dashboards" / "app.py").exists():
+        _fail(
+            f"{REPO_ROOT / 'dashboards'}: dashboard app not found; install the project from a "
+            "clone with `pip install -e '.[dashboard]'`"
+        )
+    try:
+        from solara.__main__ import cli as solara_cli
+    except ModuleNotFoundError:
+        _fail("the dashboard needs its extra packages: pip install -e '.[dashboard]'")
+    _check_port(host, port)
+    for name, value in OFFLINE_ENVIRONMENT.items():
+        os.environ.setdefault(name, value)
+    if str(REPO_ROOT) not in sys.path:
+        sys.path.insert(0, str(REPO_ROOT))
+    os.environ["PYTHONPATH"] = os.pathsep.join(
+        [str(REPO_ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]
+    )
+    shown = f"[{host}]" if ":" in host else host
+    typer.echo(
+        f"Dashboard: http://{shown}:{port}/  (compare strategies: "
+        f"http://{shown}:{port}/compare); press Ctrl+C to stop"
+    )
+    sys.stdout.flush()
+    solara_cli.main(
+        [
+            "run",
+            APP_MODULE,
+            "--host",
+            host,
+            "--port",
+            str(port),
+            "--production",
+            "--no-open",
+            "--no-check-version",
+            "--log-level",
+            "warning",
+        ],
+        prog_name="buyingsim dashboard",
+        standalone_mode=True,
+    )
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``dashboard`` command to the ``buyingsim`` app."""
+    app.command()(dashboard)

@@ -1,0 +1,270 @@
+"""Command line for sweeps: ``buyingsim sweep``, ``buyingsim report``, ``buyingsim sensitivity``.
+
+``sim.cli`` calls :func:`register` to add these commands. As elsewhere in the CLI, user
+mistakes (bad spec, refused directory) print one line on stderr and exit with code 2; an
+interrupted run (Ctrl-C or SIGTERM) keeps its finished chunks and exits with code 130.
+"""
+
+from __future__ import annotations
+
+import signal
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import (
+    BarColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+
+from sim.scenario import ScenarioError
+from sim.sweep import SweepError, SweepKind, SweepProgress, SweepRun, load_sweep, run_sweep
+
+console = Console()
+error_console = Console(stderr=True)
+EXIT_USAGE, EXIT_INTERRUPTED = 2, 130
+
+SpecArg = Annotated[Path, typer.Argument(help="Sweep spec file (TOML).", show_default=False)]
+WorkersOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--workers",
+        "-w",
+        min=1,
+        help="Local worker processes (default: all cores; 1 runs in this "
+        "process). With --dask-local: Dask workers.",
+    ),
+]
+SchedulerOpt = Annotated[
+    str | None,
+    typer.Option(help="Run on an existing Dask cluster, e.g. tcp://HOST:8786 (workers need this package)."),
+]
+DaskLocalOpt = Annotated[
+    bool,
+    typer.Option("--dask-local", help="Start a Dask LocalCluster (tries the cluster path on one machine)."),
+]
+
+
+def _fail(message: str) -> None:
+    """Print a one-line error and exit with code 2."""
+    error_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
+    raise typer.Exit(EXIT_USAGE)
+
+
+def _say(message: str) -> None:
+    console.print(message, highlight=False, soft_wrap=True, markup=False)
+
+
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM, handled like Ctrl-C: finished chunks are kept, workers are ended."""
+
+
+@contextmanager
+def _interruptible() -> Iterator[None]:
+    """Turn SIGTERM into an interrupt while a run is going, and report either one briefly."""
+
+    def on_sigterm(signum: int, frame: Any) -> None:
+        raise _Terminated()
+
+    previous = signal.signal(signal.SIGTERM, on_sigterm)
+    try:
+        yield
+    except KeyboardInterrupt as interrupt:
+        what = "terminated" if isinstance(interrupt, _Terminated) else "interrupted"
+        error_console.print(
+            f"{what}: finished chunks are kept; rerun the same command to resume",
+            highlight=False,
+            soft_wrap=True,
+            markup=False,
+        )
+        raise typer.Exit(EXIT_INTERRUPTED) from None
+    except (SweepError, ScenarioError) as error:
+        _fail(str(error))
+    except OSError as error:
+        _fail(str(error))
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+class ProgressBar:
+    """Points done, deals done, deals/s of this run and ETA, on stderr."""
+
+    def __init__(self, description: str):
+        self.description = description
+        self.bar: Progress | None = None
+        self.task: Any = None
+        self.started = time.perf_counter()
+        self.resumed = 0
+
+    def __call__(self, status: SweepProgress) -> None:
+        if self.bar is None:
+            self.resumed = status.deals_done
+            self.started = time.perf_counter()
+            self.bar = Progress(
+                TextColumn("{task.description}"),
+                TextColumn("points {task.fields[points]}"),
+                BarColumn(),
+                TextColumn("{task.completed:,}/{task.total:,} deals"),
+                TextColumn("{task.fields[rate]}"),
+                TimeElapsedColumn(),
+                TextColumn("ETA"),
+                TimeRemainingColumn(),
+                console=error_console,
+            )
+            self.bar.start()
+            self.task = self.bar.add_task(
+                self.description, total=status.deals_total, completed=status.deals_done, rate="", points=""
+            )
+        elapsed = max(time.perf_counter() - self.started, 1e-9)
+        rate = (status.deals_done - self.resumed) / elapsed
+        self.bar.update(
+            self.task,
+            completed=status.deals_done,
+            points=f"{status.points_done}/{status.points_total}",
+            rate=f"{rate:,.0f} deals/s" if status.deals_done > self.resumed else "",
+        )
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+
+
+def _run(
+    spec: Path, out: Path, workers: int | None, scheduler: str | None, dask_local: bool, kind: SweepKind
+) -> SweepRun:
+    if scheduler is not None and dask_local:
+        _fail("--scheduler and --dask-local exclude each other; choose one")
+    bar = ProgressBar(f"{kind} {spec.stem}")
+    try:
+        run = run_sweep(
+            spec, out, workers=workers, scheduler=scheduler, dask_local=dask_local, kind=kind, progress=bar
+        )
+    finally:
+        bar.close()
+    if run.chunks_computed == 0:
+        _say(f"nothing to do: all {run.chunks_resumed} chunks in {out} are done")
+        return run
+    resumed = f"; {run.chunks_resumed} were already done" if run.chunks_resumed else ""
+    _say(
+        f"{run.deals_computed:,} deals in {run.chunks_computed} chunks, {run.seconds:.1f} s "
+        f"({run.deals_per_second:,.0f} deals/s), {run.workers} worker(s){resumed}: results in "
+        f"{out}"
+    )
+    return run
+
+
+def sweep(
+    spec: SpecArg,
+    out: Annotated[
+        Path,
+        typer.Option("--out", "-o", help="Results directory (created; rerun to resume).", show_default=False),
+    ],
+    workers: WorkersOpt = None,
+    scheduler: SchedulerOpt = None,
+    dask_local: DaskLocalOpt = False,
+) -> None:
+    """Run a sweep spec into a resumable Parquet results directory.
+
+    Every point of the spec runs under every strategy on the same deals. Rerunning the same
+    command resumes; a different spec on the same directory is refused.
+    """
+    with _interruptible():
+        _run(spec, out, workers, scheduler, dask_local, "sweep")
+    _say(f"next: buyingsim report {out}")
+
+
+def report(
+    directory: Annotated[Path, typer.Argument(help="Results directory of a sweep.", show_default=False)],
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="Report directory (default: DIR/report).")
+    ] = None,
+    metrics: Annotated[
+        str | None, typer.Option(help="Comma-separated metrics (default: the spec's outcomes).")
+    ] = None,
+) -> None:
+    """Write an HTML report with embedded plots, and CSVs, for a sweep's results.
+
+    Metrics per point and strategy with 95% CIs, the best strategy per point with its paired
+    margin over the runner-up, line plots against each parameter, heatmaps over pairs.
+    """
+    from sim.analysis import write_report
+
+    with _interruptible():
+        results = load_sweep(directory)
+        chosen = _metric_list(metrics, results.deals.columns)
+        if results.deals.empty:
+            _fail(f"{directory}: no finished chunks yet; run `buyingsim sweep` first")
+        path = write_report(results, out or directory / "report", chosen)
+    if not results.complete:
+        error_console.print(
+            "warning: the sweep is incomplete; the report covers finished chunks",
+            highlight=False,
+            soft_wrap=True,
+            markup=False,
+        )
+    _say(f"wrote {path} (and CSVs beside it)")
+
+
+def sensitivity(
+    spec: SpecArg,
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", "-o", help="Results directory (default: output/<spec name>-sensitivity)."),
+    ] = None,
+    workers: WorkersOpt = None,
+    scheduler: SchedulerOpt = None,
+    dask_local: DaskLocalOpt = False,
+) -> None:
+    """Global sensitivity analysis of outcomes to the spec's parameter ranges (SALib).
+
+    Sobol or Morris, as the spec's sensitivity table says; writes indices, plots and an HTML
+    page, and keeps the simulated points in a resumable results directory.
+    """
+    from sim.sensitivity import write_sensitivity_report
+
+    out = out or Path("output") / f"{spec.stem}-sensitivity"
+    with _interruptible():
+        _run(spec, out, workers, scheduler, dask_local, "sensitivity")
+        path, indices = write_sensitivity_report(load_sweep(out), out / "sensitivity")
+    main_index = "ST" if "ST" in indices else "mu_star"
+    top = indices.sort_values(main_index, ascending=False).groupby(["target", "outcome"], sort=False).head(1)
+    for row in top.itertuples():
+        _say(
+            f"{row.target} / {row.outcome}: most influential {row.parameter} "
+            f"({main_index} = {getattr(row, main_index):.2f})"
+        )
+    _say(f"wrote {path}")
+
+
+def _metric_list(metrics: str | None, columns: Any) -> list[str] | None:
+    if metrics is None:
+        return None
+    names = [name.strip() for name in metrics.split(",") if name.strip()]
+    unknown = [name for name in names if name not in columns]
+    if unknown:
+        _fail(
+            f"--metrics: unknown {unknown[0]!r}; allowed: "
+            f"{', '.join(c for c in columns if c not in ('point', 'strategy', 'deal'))}"
+        )
+    return names
+
+
+COMMANDS: dict[str, Callable[..., None]] = {
+    "sweep": sweep,
+    "report": report,
+    "sensitivity": sensitivity,
+}
+
+
+def register(app: typer.Typer) -> None:
+    """Add the sweep commands to the ``buyingsim`` app."""
+    for name, command in COMMANDS.items():
+        app.command(name)(command)
