@@ -3,30 +3,50 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+LINTED := sim tests benchmarks dashboards experiments
+# Browser tests drive Debian's chromium (Playwright's own browser download is never used).
+CHROMIUM := /usr/bin/chromium
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+DASHBOARD_ARGS ?=
 
-.PHONY: run test lint bench clean
+.PHONY: run test lint bench experiments dashboard clean
 
-$(STAMP): pyproject.toml
+# The environment: versions pinned in constraints.txt (the set the tests passed with).
+$(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
 	touch $(STAMP)
+
+$(CHROMIUM):
+	$(SUDO) apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium
 
 ## run: create the environment and compare the three strategies on the default scenario
 run: $(STAMP)
 	$(BIN)/buyingsim compare baseline --deals 5000 --seed 0
 
-## test: create the environment, lint and run the test suite
-test: $(STAMP)
-	$(BIN)/ruff check sim tests benchmarks
+## test: create the environment (and chromium), lint and run the whole test suite
+test: $(STAMP) $(CHROMIUM)
+	$(BIN)/ruff check $(LINTED)
 	$(BIN)/python -m pytest -q
 
 lint: $(STAMP)
-	$(BIN)/ruff check sim tests benchmarks
+	$(BIN)/ruff check $(LINTED)
 
-## bench: print engine throughput and peak memory (figures quoted in the README)
+## bench: engine throughput and peak memory, sweep throughput (figures quoted in the README)
 bench: $(STAMP)
-	$(BIN)/python benchmarks/engine.py
+	$(BIN)/python benchmarks/engine.py --million
+	$(BIN)/python benchmarks/sweep.py
+
+## experiments: rerun every study under experiments/ and refresh the figures in their READMEs
+experiments: $(STAMP)
+	$(BIN)/python experiments/run.py all --fresh --update-readme
+	$(BIN)/buyingsim validate --robustness 1,2,3 --out experiments/replication/output
+
+## dashboard: serve the explorer and the compare page on http://127.0.0.1:8765 (works offline)
+dashboard: $(STAMP)
+	$(BIN)/buyingsim dashboard $(DASHBOARD_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info

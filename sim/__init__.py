@@ -17,6 +17,7 @@ from sim.engine import DEFAULT_CHUNK_SIZE, simulate_frame
 from sim.results import Results, compare_strategies
 from sim.scenario import Scenario, ScenarioError, load_scenario
 from sim.strategies import BUILTIN_STRATEGIES, Strategy
+from sim.sweep import load_sweep
 
 __version__ = "0.1.0"
 __all__ = [
@@ -27,6 +28,7 @@ __all__ = [
     "Strategy",
     "compare_strategies",
     "load_scenario",
+    "load_sweep",
     "simulate",
 ]
 

@@ -1,0 +1,1 @@
+"""Solara dashboards: the one-deal explorer and the strategy comparison (``buyingsim dashboard``)."""

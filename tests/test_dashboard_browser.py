@@ -1,0 +1,282 @@
+"""The dashboards in a real browser: Debian's chromium driven by Playwright.
+
+The server is started with ``buyingsim dashboard`` on a free local port. Every request that
+leaves 127.0.0.1 is blocked and recorded, so the pages must render from local assets only.
+Screenshots go to output/screenshots/ (ignored by git). ``make test`` installs chromium with
+apt when it is missing; Playwright's own browser downloads are never used.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+REPO_ROOT = Path(__file__).resolve().parent.parent
+SCREENSHOTS = REPO_ROOT / "output" / "screenshots"
+SERVER_START_SECONDS = 90
+QUIET_SECONDS = 1.5  # like Playwright's "networkidle", which only works for the first load
+WAIT_MS = 60_000  # generous for a loaded 2-core CI machine; waits end as soon as the page is ready
+
+if not CHROMIUM.exists():
+    pytest.fail(f"{CHROMIUM} is missing: run `make test` (it installs chromium with apt) or "
+                "`apt-get install -y chromium`", pytrace=False)
+
+from playwright.sync_api import Browser, Page, sync_playwright  # noqa: E402
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@dataclass
+class Server:
+    url: str
+    log: Path
+    process: subprocess.Popen
+
+    def output(self) -> str:
+        return self.log.read_text(encoding="utf-8", errors="replace")
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """``buyingsim dashboard`` on a free port, stopped (with its children) at the end."""
+    port = _free_port()
+    log = tmp_path_factory.mktemp("dashboard") / "server.log"
+    with log.open("w") as sink:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "sim.cli", "dashboard", "--port", str(port)],
+            cwd=REPO_ROOT, stdout=sink, stderr=subprocess.STDOUT, start_new_session=True,
+            env={**os.environ, "PYTHONWARNINGS": "ignore"},
+        )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + SERVER_START_SECONDS
+    try:
+        while True:
+            if process.poll() is not None:
+                pytest.fail(f"dashboard server exited with {process.returncode}:\n"
+                            f"{log.read_text()}")
+            try:
+                with urllib.request.urlopen(url + "/", timeout=5) as response:
+                    if response.status == 200:
+                        break
+            except OSError:
+                if time.monotonic() > deadline:
+                    pytest.fail(f"dashboard server did not answer in {SERVER_START_SECONDS} s:\n"
+                                f"{log.read_text()}")
+                time.sleep(0.25)  # polling the server until it answers, not waiting to pass
+        yield Server(url, log, process)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@dataclass
+class Problems:
+    """What went wrong in a page: script errors, failed responses, requests to the internet."""
+
+    page_errors: list[str] = field(default_factory=list)
+    console_errors: list[str] = field(default_factory=list)
+    failed_responses: list[str] = field(default_factory=list)
+    external_requests: list[str] = field(default_factory=list)
+    pending: set = field(default_factory=set)  # requests sent and not yet answered
+    last_request: float = field(default_factory=time.monotonic)
+
+    def check(self, page: Page) -> None:
+        """Wait until the network is quiet (nothing pending, nothing new for QUIET_SECONDS:
+        components load some assets lazily, and an asset the server has to look for on the
+        internet ends as an error), then close the session and report."""
+        deadline = time.monotonic() + WAIT_MS / 1000
+        while time.monotonic() < deadline and (
+            self.pending or time.monotonic() - self.last_request < QUIET_SECONDS
+        ):
+            page.wait_for_timeout(100)  # lets Playwright deliver events; a condition, not a pause
+        unanswered = sorted(request.url for request in self.pending)
+        page.context.close()
+        assert not unanswered, f"requests never answered: {unanswered}"
+        assert not self.page_errors, f"page errors: {self.page_errors}"
+        assert not self.failed_responses, f"failed responses: {self.failed_responses}"
+        assert not self.external_requests, f"requests beyond this machine: {self.external_requests}"
+        assert not self.console_errors, f"console errors: {self.console_errors}"
+
+
+LOCAL = re.compile(r"^(https?|wss?)://127\.0\.0\.1[:/]|^(data|blob):")
+
+
+def open_page(browser: Browser, url: str) -> tuple[Page, Problems]:
+    """A new browser session (own cookies, so its own Solara session) watching for problems."""
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    context.set_default_timeout(WAIT_MS)
+    page = context.new_page()
+    problems = Problems()
+
+    def only_local(route) -> None:
+        if LOCAL.match(route.request.url):
+            route.continue_()
+        else:
+            problems.external_requests.append(route.request.url)
+            route.abort()
+
+    page.route("**/*", only_local)
+    page.on("pageerror", lambda error: problems.page_errors.append(str(error)))
+    page.on("console", lambda message: problems.console_errors.append(message.text)
+            if message.type == "error" else None)
+    page.on("response", lambda response: problems.failed_responses.append(
+        f"{response.status} {response.url}") if response.status >= 400 else None)
+    def sent(request) -> None:
+        problems.pending.add(request)
+        problems.last_request = time.monotonic()
+
+    page.on("request", sent)
+    page.on("requestfinished", lambda request: problems.pending.discard(request))
+
+    def failed(request) -> None:
+        problems.pending.discard(request)
+        if LOCAL.match(request.url):
+            problems.failed_responses.append(f"{request.failure} {request.url}")
+
+    page.on("requestfailed", failed)
+    page.goto(url)
+    return page, problems
+
+
+@pytest.fixture
+def explorer(server: Server, browser: Browser) -> Iterator[tuple[Page, Problems]]:
+    page, problems = open_page(browser, server.url + "/")
+    page.wait_for_selector(".deal-status")
+    yield page, problems
+    problems.check(page)
+    assert "Could not load URL" not in server.output(), "an asset was fetched from the internet"
+
+
+def week_shown(page: Page) -> int:
+    return int(page.locator(".deal-facts").get_attribute("data-week"))
+
+
+def choose(page: Page, label: str, option: str) -> None:
+    """Pick ``option`` in the Vuetify select labelled ``label``."""
+    page.locator(f".v-select:has-text('{label}')").click()
+    page.get_by_role("option", name=option, exact=True).click()
+
+
+def test_cli_prints_the_local_url(server: Server) -> None:
+    assert f"{server.url}/" in server.output().splitlines()[0]
+
+
+def test_explorer_loads_without_errors(explorer: tuple[Page, Problems]) -> None:
+    page, problems = explorer
+    description = page.locator(".deal-description").inner_text()
+    assert "baseline" in description and "seller_led" in description
+    assert week_shown(page) == 0
+    for button in ("Reset", "Step"):
+        assert page.get_by_role("button", name=button).is_enabled()
+    assert page.locator("img").count() >= 3  # network, jobs and strain charts
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=SCREENSHOTS / "explorer.png", full_page=True)
+
+
+def test_step_advances_exactly_one_week(explorer: tuple[Page, Problems]) -> None:
+    page, _ = explorer
+    page.get_by_role("button", name="Step").click()
+    page.wait_for_selector(".deal-facts[data-week='1']")
+    page.wait_for_selector("text=Step: 1")
+    assert week_shown(page) == 1
+    page.get_by_role("button", name="Step").click()
+    page.wait_for_selector(".deal-facts[data-week='2']")
+
+
+def test_play_runs_the_deal_to_its_outcome(explorer: tuple[Page, Problems]) -> None:
+    page, _ = explorer
+    page.get_by_role("button", name="▶").click()
+    card = page.wait_for_selector(".outcome-card")
+    text = card.inner_text()
+    for label in ("Decision", "Cycle weeks", "Purchase ease", "Deal size", "Regret"):
+        assert label in text
+    assert "wins" in text or "No decision" in text
+    weeks = int(re.search(r"Cycle weeks\s+(\d+)", text).group(1))
+    assert week_shown(page) == weeks  # the final week is drawn, not an earlier frame
+    page.wait_for_selector(f"text=Step: {weeks}")
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=SCREENSHOTS / "explorer-outcome.png", full_page=True)
+
+
+def test_reset_rebuilds_the_model_with_the_chosen_strategy(explorer: tuple[Page, Problems]) -> None:
+    page, _ = explorer
+    page.get_by_role("button", name="Step").click()
+    page.wait_for_selector(".deal-facts[data-week='1']")
+    choose(page, "Focal vendor strategy", "sense_making")
+    page.get_by_role("button", name="Reset").click()
+    page.wait_for_selector(".deal-description:has-text('sense_making')")
+    assert week_shown(page) == 0
+    # Reset keeps the chosen controls: step, reset again, still sense-making.
+    page.get_by_role("button", name="Step").click()
+    page.wait_for_selector(".deal-facts[data-week='1']")
+    page.get_by_role("button", name="Reset").click()
+    page.wait_for_selector(".deal-facts[data-week='0']")
+    assert "sense_making" in page.locator(".deal-description").inner_text()
+    assert "sense_making" in page.locator(".v-select:has-text('Focal vendor strategy')").inner_text()
+
+
+def test_each_browser_session_has_its_own_model(
+    explorer: tuple[Page, Problems], server: Server, browser: Browser
+) -> None:
+    page, _ = explorer
+    page.get_by_role("button", name="Step").click()
+    page.wait_for_selector(".deal-facts[data-week='1']")
+    other, problems = open_page(browser, server.url + "/")
+    other.wait_for_selector(".deal-status")
+    assert week_shown(other) == 0
+    other.get_by_role("button", name="Step").click()
+    other.wait_for_selector(".deal-facts[data-week='1']")
+    other.get_by_role("button", name="Step").click()
+    other.wait_for_selector(".deal-facts[data-week='2']")
+    assert week_shown(page) == 1
+    problems.check(other)
+
+
+def test_compare_page_shows_the_three_strategies(server: Server, browser: Browser) -> None:
+    page, problems = open_page(browser, server.url + "/")
+    page.wait_for_selector(".deal-status")
+    page.get_by_role("tab", name="Compare strategies").click()  # navigation between the pages
+    page.wait_for_selector(".summary.complete")
+    table = page.locator(".summary")
+    header = table.locator("th").all_inner_texts()
+    assert header == ["metric", "over", "seller_led", "digital_first", "sense_making"]
+    rows = table.locator("tbody tr").all_inner_texts()
+    for label in ("Purchase ease", "Deal size", "Regret", "No-decision rate", "High-quality deals"):
+        assert any(row.startswith(label) for row in rows), rows
+    assert all(row.count("[") == 3 for row in rows)  # a 95% CI for each strategy
+    assert "2,000 deals per strategy" in page.locator(".compare-results").first.inner_text()
+    assert page.locator(".compare-page img").count() == 2  # intervals and distributions
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=SCREENSHOTS / "compare.png", full_page=True)
+    problems.check(page)
+    assert "Could not load URL" not in server.output()

@@ -1,0 +1,114 @@
+"""Sweep analysis on a hand-made results set whose answers are known: per-point means and CIs
+(as sim.results.mean_ci), the best strategy and its paired difference to the runner-up,
+purchase-only metrics, and marginal means against a parameter."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from sim.analysis import best_strategies, marginal, outcomes_table, point_summary, win_counts
+from sim.results import mean_ci
+from sim.sweep import SweepResults
+
+
+def results_with(deals: pd.DataFrame, experiments: pd.DataFrame,
+                 strategies: list[str]) -> SweepResults:
+    manifest = {"parameters": [{"name": c} for c in experiments.columns
+                               if c not in ("point", "seed")],
+                "strategies": strategies,
+                "spec": {"name": "synthetic", "outcomes": ["purchase_ease", "regret"]}}
+    return SweepResults(Path("."), manifest, experiments, deals, complete=True)
+
+
+@pytest.fixture
+def synthetic() -> SweepResults:
+    """Two points x three strategies x 400 deals. At point 0, B beats A by exactly 0.1 ease on
+    every deal (plus shared noise) and C trails; at point 1, A and B swap."""
+    rng = np.random.default_rng(0)
+    rows = []
+    for point, shift in ((0, 0.1), (1, -0.1)):
+        customer = rng.uniform(0.2, 0.6, 400)  # the same deals under every strategy
+        purchased = rng.uniform(size=400) < 0.5
+        for strategy, ease in (("A", customer), ("B", customer + shift),
+                               ("C", customer - 0.15)):
+            rows.append(pd.DataFrame({
+                "point": point, "strategy": strategy, "deal": np.arange(400),
+                "purchase_ease": ease, "purchased": purchased,
+                "regret": np.where(purchased, ease / 2, np.nan)}))
+    deals = pd.concat(rows, ignore_index=True)
+    experiments = pd.DataFrame({"point": [0, 1], "seed": [11, 12], "conflict_level": [0.2, 0.8]})
+    return results_with(deals, experiments, ["A", "B", "C"])
+
+
+def test_point_summary_matches_mean_ci(synthetic):
+    summary = point_summary(synthetic)
+    assert len(summary) == 2 * 3 * 2
+    row = summary[(summary.point == 1) & (summary.strategy == "C") &
+                  (summary.metric == "purchase_ease")].iloc[0]
+    deals = synthetic.deals
+    values = deals[(deals.point == 1) & (deals.strategy == "C")]["purchase_ease"]
+    assert (row["mean"], row["ci_low"], row["ci_high"], row["n"]) == pytest.approx(mean_ci(values))
+    assert row["conflict_level"] == 0.8
+    regret = summary[(summary.metric == "regret")]
+    assert set(regret["over"]) == {"purchases"}
+    purchases = int(deals[(deals.point == 0) & (deals.strategy == "A")]["purchased"].sum())
+    assert regret[(regret.point == 0) & (regret.strategy == "A")]["n"].item() == purchases
+
+
+def test_best_strategy_and_paired_difference(synthetic):
+    best = best_strategies(synthetic).set_index(["point", "metric"])
+    ease0, ease1 = best.loc[(0, "purchase_ease")], best.loc[(1, "purchase_ease")]
+    assert (ease0["best"], ease0["runner_up"]) == ("B", "A")
+    assert (ease1["best"], ease1["runner_up"]) == ("A", "B")
+    # paired on the same deals, the difference is exactly the shift: a zero-width CI
+    assert ease0["difference"] == pytest.approx(0.1)
+    assert ease0["ci_high"] - ease0["ci_low"] == pytest.approx(0, abs=1e-9)
+    assert ease0["clear"] and ease0["n_paired"] == 400
+    # lower regret is better: C has the lowest regret
+    regret = best.loc[(0, "regret")]
+    assert regret["best"] == "C" and regret["difference"] < 0 and regret["clear"]
+    assert regret["n_paired"] == synthetic.deals.query("point == 0 and strategy == 'A'")[
+        "purchased"].sum()
+    wins = win_counts(best_strategies(synthetic)).set_index(["metric", "strategy"])
+    assert wins.loc[("purchase_ease", "A"), "points"] == 1
+    assert wins.loc[("purchase_ease", "B"), "clear"] == 1
+
+
+def test_marginal_and_outcomes_table(synthetic):
+    table = marginal(synthetic, "conflict_level", ["purchase_ease"])
+    assert len(table) == 2 * 3
+    a_high = table[(table.conflict_level == 0.8) & (table.strategy == "A")]["mean"].item()
+    deals = synthetic.deals
+    assert a_high == pytest.approx(deals.query("point == 1 and strategy == 'A'")[
+        "purchase_ease"].mean())
+    flat = outcomes_table(synthetic)
+    assert list(flat.columns[:4]) == ["point", "seed", "conflict_level", "strategy"]
+    assert len(flat) == 6 and {"purchase_ease", "regret"} <= set(flat.columns)
+
+
+def test_paired_difference_overall_and_by_parameter(synthetic):
+    from sim.analysis import paired_difference
+
+    by_level = paired_difference(synthetic, "B", "A", "purchase_ease", by="conflict_level")
+    assert by_level.set_index("conflict_level")["mean"].to_dict() == pytest.approx(
+        {0.2: 0.1, 0.8: -0.1})
+    overall = paired_difference(synthetic, "B", "A", "purchase_ease")
+    assert overall["mean"].item() == pytest.approx(0.0, abs=1e-12)
+    assert overall["n"].item() == 800
+
+
+def test_many_distinct_values_are_binned_for_plots():
+    from sim.analysis import levels
+
+    few = pd.Series([0.2, 0.5, 0.8, 0.5])
+    assert levels(few).equals(few)
+    many = pd.Series(np.linspace(0, 1, 40))
+    binned = levels(many, max_levels=8)
+    assert binned.nunique() == 8
+    assert binned.is_monotonic_increasing and binned.between(0, 1).all()
+    names = pd.Series(["a", "b"] * 10)
+    assert levels(names).equals(names)
