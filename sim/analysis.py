@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from sim.results import METRICS, Z95
+from sim.results import METRICS, Z95, mean_ci
 
 if TYPE_CHECKING:
     from sim.sweep import SweepResults
@@ -177,13 +177,8 @@ def best_strategies(results: SweepResults, metrics: list[str] | None = None) -> 
 
 
 def _paired(a: pd.Series, b: pd.Series) -> tuple[float, float, float, int]:
-    difference = (a - b).dropna().to_numpy()
-    n = len(difference)
-    if n == 0:
-        return (np.nan, np.nan, np.nan, 0)
-    mean = float(difference.mean())
-    half = Z95 * float(difference.std(ddof=1)) / np.sqrt(n) if n > 1 else np.nan
-    return (mean, mean - half, mean + half, n)
+    """Mean of the paired differences ``a - b`` with its 95% CI and count."""
+    return mean_ci((a - b).dropna())
 
 
 def paired_difference(

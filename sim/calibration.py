@@ -28,6 +28,7 @@ from sim.scenario import SCENARIO_DIR, Scenario, load_scenario
 DEFAULTS_FILE = SCENARIO_DIR / "defaults.toml"
 MISS_CAP = 25.0  # a figure cannot cost more than 5 half-bands squared
 DEGENERATE_PENALTY = 100.0
+DIRECTION_PENALTY = 50.0
 HELPFUL_SHARE = (0.15, 0.85)  # plausible share of purchases whose buyers found supplier info helpful
 MIN_BASE_RATE = 0.05  # an outcome compared in a ratio must not be rarer than this
 
@@ -76,7 +77,9 @@ DYNAMICS_PARAMETERS: list[FreeParameter] = [
     FreeParameter("capacity", 6.0, 18.0, "items a person holds without strain (4-5 at the start)"),
     FreeParameter("misalignment_penalty", 0.0, 0.4, "attitude loss per stage a rep is ahead"),
     FreeParameter("items_per_week", 0.4, 1.6, "new items per person-week at volume 1"),
-    FreeParameter("self_resolve_rate", 0.0, 0.3, "weekly chance a group settles a contradiction alone"),
+    FreeParameter(
+        "self_resolve_rate", 0.0, 0.1, "groups rarely settle a contradiction alone (weekly chance)"
+    ),
     FreeParameter("exhaustion_overload", 0.0, 0.2, "exhaustion per week of full overload"),
     FreeParameter("exhaustion_loop", 0.0, 0.3, "exhaustion per reopened job"),
 ]
@@ -105,9 +108,39 @@ MEASURE_COLUMNS = (
 )  # fmt: skip
 
 
-def dynamics_penalty(deals: pd.DataFrame) -> float:
-    """Penalty for degenerate dynamics: nobody (or everybody) buys, journeys without length."""
+# Directions the research describes (seeds 001, 003, 004), checked between the strategy groups
+# of the market sample: (measure, strategy expected lower, strategy expected higher).
+STRATEGY_DIRECTIONS = (
+    ("no_decision", "sense_making", "seller_led"),
+    ("contradictions_met", "sense_making", "digital_first"),
+    ("unresolved_contradictions", "sense_making", "digital_first"),
+    ("peak_overload", "sense_making", "digital_first"),
+    ("focal_win", "seller_led", "sense_making"),
+)
+JUDGED_DIRECTIONS = (("purchase_ease", "seller_led", "sense_making"),)
+
+
+def direction_penalty(deals, directions=STRATEGY_DIRECTIONS) -> float:
+    """Penalty when the strategies of the market stop differing in the research's directions
+    (each must differ by at least 5% of the larger mean)."""
+    if "strategy" not in deals:
+        return 0.0
+    strategy = np.asarray(deals["strategy"])
     penalty = 0.0
+    for measure, lower, higher in directions:
+        values = np.asarray(deals[measure], dtype=float)
+        low = values[strategy == lower].mean() if (strategy == lower).any() else np.nan
+        high = values[strategy == higher].mean() if (strategy == higher).any() else np.nan
+        if np.isfinite(low) and np.isfinite(high):
+            shortfall = low - high + 0.05 * max(abs(low), abs(high))
+            penalty += DIRECTION_PENALTY * max(0.0, shortfall) / max(abs(low), abs(high), 1e-9)
+    return penalty
+
+
+def dynamics_penalty(deals: pd.DataFrame) -> float:
+    """Penalty for degenerate dynamics: nobody (or everybody) buys, journeys without length,
+    strategies that no longer differ as the research says."""
+    penalty = direction_penalty(deals)
     purchased = deals["purchased"].mean()
     if purchased < 0.05 or purchased > 0.95:
         penalty += DEGENERATE_PENALTY
@@ -116,7 +149,7 @@ def dynamics_penalty(deals: pd.DataFrame) -> float:
     return penalty
 
 
-def judgement_penalty(purchased: np.ndarray, judged) -> float:
+def judgement_penalty(purchased: np.ndarray, judged, strategy: np.ndarray | None = None) -> float:
     """Penalty for ratio figures measured on tiny groups: the helpful share among purchases
     must stay between 15% and 85%, and the outcomes compared must not be rare among the
     others, or a ratio of 3 could come from a handful of deals."""
@@ -128,6 +161,8 @@ def judgement_penalty(purchased: np.ndarray, judged) -> float:
         rate = np.asarray(judged[outcome], dtype=bool)[purchased][~helpful]
         rate = rate.mean() if len(rate) else 0.0
         penalty += DEGENERATE_PENALTY * max(0.0, MIN_BASE_RATE - rate) / MIN_BASE_RATE
+    if strategy is not None:
+        penalty += direction_penalty({"strategy": strategy, **judged}, JUDGED_DIRECTIONS)
     return float(penalty)
 
 
@@ -135,7 +170,7 @@ def objective_value(deals: pd.DataFrame) -> float:
     """Sum of capped squared misses (in half-bands) over all figures, plus degeneracy penalties."""
     values = figure_values(deals)
     total = sum(min(figure.miss(values[figure.key]) ** 2, MISS_CAP) for figure in FIGURES)
-    total += dynamics_penalty(deals) + judgement_penalty(deals["purchased"], deals)
+    total += dynamics_penalty(deals) + judgement_penalty(deals["purchased"], deals, deals["strategy"])
     return float(total)
 
 
@@ -159,6 +194,7 @@ class Rejudge:
         self.fixed += dynamics_penalty(deals)
         self.measures = {name: deals[name].to_numpy() for name in MEASURE_COLUMNS}
         self.purchased = deals["purchased"].to_numpy()
+        self.strategy = deals["strategy"].to_numpy()
 
     def objective(self, parameters: dict[str, float]) -> tuple[float, dict[str, float]]:
         """Objective and judged figure values with these judgement parameters."""
@@ -166,7 +202,7 @@ class Rejudge:
         frame = pd.DataFrame({"purchased": self.purchased, **judged})
         values = {f.key: float(f.compute(frame)) for f in FIGURES if f.judged}
         total = self.fixed + sum(min(FIGURE_BY_KEY[k].miss(v) ** 2, MISS_CAP) for k, v in values.items())
-        return total + judgement_penalty(self.purchased, judged), values
+        return total + judgement_penalty(self.purchased, judged, self.strategy), values
 
     def fit(self, trials: int, seed: int, start: dict[str, float]) -> tuple[dict[str, float], float]:
         """Best judgement parameters found by a seeded TPE search of ``trials`` evaluations."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import tomllib
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -354,50 +354,55 @@ def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
     return merged
 
 
-def _format_error(source: str, error: ValidationError, data: dict[str, Any]) -> str:
+def format_validation_error(source: str, error: ValidationError, root: type[BaseModel]) -> str:
+    """One line naming the file, the field, the value and what is allowed (first error)."""
     first = error.errors()[0]
-    field = ".".join(str(part) for part in first["loc"]) or "(file)"
+    loc = tuple(first["loc"])
+    field = ".".join(str(part) for part in loc)
     message = first["msg"].removeprefix("Value error, ")
     if first["type"] == "extra_forbidden":
-        parent = _lookup_model(first["loc"][:-1])
-        allowed = ", ".join(parent.model_fields) if parent else "see docs/ODD.md"
+        parent = model_at(root, loc[:-1])
+        allowed = ", ".join(name for name in parent.model_fields if name != "source") if parent else "?"
         return f"{source}: unknown field {field!r}; allowed here: {allowed}"
-    if not first["loc"]:
+    if first["type"] == "missing":
+        return f"{source}: field {field} is required"
+    if not loc:
         return f"{source}: {message}"
     value = first.get("input")
     shown = "" if isinstance(value, dict) else f" = {value!r}"
     return f"{source}: field {field}{shown}: {message}"
 
 
-def _lookup_model(loc: tuple[Any, ...]) -> type[BaseModel] | None:
-    model: type[BaseModel] = Scenario
+def model_at(root: type[BaseModel], loc: tuple[Any, ...]) -> type[BaseModel] | None:
+    """The pydantic model found at a location inside ``root`` (through dict[str, Model] keys
+    and optional fields), or None."""
+    model = root
+    keyed = False  # inside dict[str, Model]: the next part is a key
     for part in loc:
-        if part == "strategies":
-            model = _StrategyTable
-            continue
-        if isinstance(part, str) and model is _StrategyTable:
-            model = Strategy
+        if keyed:
+            keyed = False
             continue
         info = model.model_fields.get(str(part))
         if info is None:
             return None
         annotation = info.annotation
-        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-            model = annotation
-        else:
+        if get_origin(annotation) is dict:
+            annotation = get_args(annotation)[1]
+            keyed = True
+        annotation = next(
+            (a for a in get_args(annotation) if isinstance(a, type) and issubclass(a, BaseModel)), annotation
+        )
+        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
             return None
+        model = annotation
     return model
-
-
-class _StrategyTable(BaseModel):
-    """Marker used to locate fields under ``strategies.<name>`` in error messages."""
 
 
 def _validate(data: dict[str, Any], source: str) -> Scenario:
     try:
         return Scenario.model_validate({**data, "source": source})
     except ValidationError as error:
-        raise ScenarioError(_format_error(source, error, data)) from None
+        raise ScenarioError(format_validation_error(source, error, Scenario)) from None
 
 
 def resolve_path(name_or_path: str | Path) -> Path:

@@ -37,7 +37,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal, get_args, get_origin
+from typing import Any, Literal, get_origin
 
 import numpy as np
 import pandas as pd
@@ -62,6 +62,7 @@ from sim.scenario import (
     Scenario,
     ScenarioError,
     Simulation,
+    format_validation_error,
     load_scenario,
 )
 from sim.strategies import Strategy
@@ -241,50 +242,9 @@ def parse_sweep_spec(data: dict[str, Any], source: str = "<memory>", kind: Sweep
     try:
         spec = SweepSpec.model_validate({**data, "source": source})
     except ValidationError as error:
-        raise SweepError(_format_error(source, error)) from None
+        raise SweepError(format_validation_error(source, error, SweepSpec)) from None
     plan_sweep(spec, kind)  # resolves the scenario, fields, strategies and points, or raises
     return spec
-
-
-def _format_error(source: str, error: ValidationError) -> str:
-    first = error.errors()[0]
-    loc = tuple(first["loc"])
-    field_name = ".".join(str(part) for part in loc)
-    message = first["msg"].removeprefix("Value error, ")
-    if first["type"] == "extra_forbidden":
-        parent = _spec_model_at(loc[:-1])
-        allowed = ", ".join(name for name in parent.model_fields if name != "source") if parent else "?"
-        return f"{source}: unknown field {field_name!r}; allowed here: {allowed}"
-    if first["type"] == "missing":
-        return f"{source}: field {field_name} is required"
-    if not loc:
-        return f"{source}: {message}"
-    value = first.get("input")
-    shown = "" if isinstance(value, dict) else f" = {value!r}"
-    return f"{source}: field {field_name}{shown}: {message}"
-
-
-def _spec_model_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:
-    model: type[BaseModel] = SweepSpec
-    keyed = False  # inside dict[str, Model]: the next part is a key
-    for part in loc:
-        if keyed:
-            keyed = False
-            continue
-        info = model.model_fields.get(str(part))
-        if info is None:
-            return None
-        annotation = info.annotation
-        if get_origin(annotation) is dict:
-            annotation = get_args(annotation)[1]
-            keyed = True
-        annotation = next(
-            (a for a in get_args(annotation) if isinstance(a, type) and issubclass(a, BaseModel)), annotation
-        )
-        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
-            return None
-        model = annotation
-    return model
 
 
 # --------------------------------------------------------------------------------------------
