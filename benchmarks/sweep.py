@@ -145,7 +145,7 @@ def main() -> None:
             print(f"big sweep ({points} points x {len(strategies)} strategies, 2 workers): "
                   f"{big_run.describe()}; {big_run.seconds / 60:.1f} min, peak memory "
                   f"{big_run.peak_bytes / 2**30:.2f} GB (targets: < 3 min, < 2 GB)")
-        print("\nFor docs/readme-sections/sweeps.md:\n")
+        print("\nFor the README (section 'Sweep benchmark'):\n")
         print("| measure | result | target |\n|---|---|---|")
         print(f"| throughput, 1 worker | {measures[1].rate:,.0f} deals/s | |")
         print(f"| throughput, 2 workers | {measures[2].rate:,.0f} deals/s ({speedup:.2f}x) | "
