@@ -36,7 +36,7 @@ COLUMNS: dict[str, str] = {
     "complex_or_difficult": "purchase_ease < difficult_threshold",
     "deal_size": "scope bought relative to initial ambition (NaN without purchase)",
     "settled_for_less": "bought less than settle_threshold of the ambition",
-    "regret": "shortfall, unmet expectations and dissent in [0,1] (NaN without purchase)",
+    "regret": "shortfall, unmet expectations, dissent and scope given up, in [0,1] (NaN without purchase)",
     "expectations_not_met": "true value fell short of the group's belief by the tolerance",
     "high_regret": "purchase with expectations not met or settled for less",
     "high_quality_deal": "purchase with expectations strongly met, not settled for less",
@@ -103,7 +103,8 @@ def judge(measures, behaviour: Behaviour, horizon: int) -> dict[str, np.ndarray]
     regret = np.clip(
         b.regret_shortfall * shortfall
         + b.regret_expectation * np.clip(gap, 0, 1)
-        + b.regret_dissent * (1 - get["acceptance"]),
+        + b.regret_dissent * (1 - get["acceptance"])
+        + b.regret_scope * np.clip(1 - size, 0, 1),
         0,
         1,
     )

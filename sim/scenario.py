@@ -251,6 +251,9 @@ class Behaviour(_Strict):
     regret_shortfall: float = Field(0.5, ge=0, le=1, description="regret weight of true-value shortfall")
     regret_expectation: float = Field(0.3, ge=0, le=1, description="regret weight of unmet expectations")
     regret_dissent: float = Field(0.2, ge=0, le=1, description="regret weight of dissent at decision")
+    regret_scope: float = Field(
+        0.5, ge=0, le=1, description="regret weight of the scope given up (1 - deal size)"
+    )
     settle_threshold: float = Field(
         0.9, gt=0, le=2, description="deal size below which the group settled for less"
     )
