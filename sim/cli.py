@@ -20,7 +20,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, Ti
 from rich.table import Table
 
 from sim import simulate
-from sim.results import HEADLINE, METRICS, Results, compare_strategies
+from sim.results import HEADLINE, METRICS, PERCENT_METRICS, Results, compare_strategies
 from sim.scenario import SCENARIO_DIR, Scenario, ScenarioError, load_scenario
 
 app = typer.Typer(
@@ -103,10 +103,7 @@ def _fmt(value: float, name: str) -> str:
         return f"{value:.2f}"
     if name in ("deal_size",):
         return f"{value:.3f}"
-    if (
-        METRICS[name][0].endswith(("rate", "deals", "regret", "Overwhelmed", "suppliers"))
-        and name != "regret"
-    ):
+    if name in PERCENT_METRICS:
         return f"{100 * value:.1f}%"
     return f"{value:.3f}"
 

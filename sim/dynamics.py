@@ -20,6 +20,11 @@ from sim.state import (
     CHANNEL_REP,
     CHANNEL_THIRD_PARTY,
     FLOAT,
+    HOURS_DIGITAL,
+    HOURS_INTERNAL,
+    HOURS_REPS,
+    HOURS_THIRD_PARTY,
+    HOURS_TOTAL,
     N_JOBS,
     ROLE_JOB_AFFINITY,
     DealState,
@@ -135,12 +140,16 @@ def _sum_members(values: np.ndarray, member_row: np.ndarray) -> np.ndarray:
     return (member_row @ values)[:, 0]
 
 
+def cell_beliefs(state: DealState, behaviour: Behaviour) -> np.ndarray:
+    """Each stakeholder's belief about each option on each dimension (D,S,O,M): the
+    credibility-weighted mean of its claims, shrunk toward a neutral prior."""
+    value = state.evidence_claims / (state.evidence_weight + behaviour.prior_weight)
+    return value.reshape(*value.shape[:2], -1, state.priority.shape[2])
+
+
 def own_utility(state: DealState, behaviour: Behaviour) -> np.ndarray:
     """What each stakeholder's own evidence says each option is worth to them (D,S,O)."""
-    M = state.priority.shape[2]
-    value = state.evidence_claims / (state.evidence_weight + behaviour.prior_weight)
-    value = value.reshape(*value.shape[:2], -1, M)
-    return np.einsum("dsom,dsm->dso", value, state.priority) + state.attitude
+    return np.einsum("dsom,dsm->dso", cell_beliefs(state, behaviour), state.priority) + state.attitude
 
 
 def update_beliefs(state: DealState, behaviour: Behaviour, requirements_effort: np.ndarray) -> None:
@@ -310,11 +319,11 @@ def _deliver_items(
     )
     hours = b.hours_per_week * member / total_weight
     hours_total = hours.sum(axis=1)
-    state.hours[:, 0] += hours_total * b.base_share_internal
-    state.hours[:, 1] += hours_total * b.base_share_third_party
-    state.hours[:, 2] += hours_total * digital_weight
-    state.hours[:, 3] += b.hours_per_week * member.sum(1)
-    state.hours[:, 5:] += (hours[:, None, :] @ rep_weight)[:, 0]
+    state.hours[:, HOURS_INTERNAL] += hours_total * b.base_share_internal
+    state.hours[:, HOURS_THIRD_PARTY] += hours_total * b.base_share_third_party
+    state.hours[:, HOURS_DIGITAL] += hours_total * digital_weight
+    state.hours[:, HOURS_TOTAL] += b.hours_per_week * member.sum(1)
+    state.hours[:, HOURS_REPS + 1 :] += (hours[:, None, :] @ rep_weight)[:, 0]
 
     # Item sources: weight of each channel = its time share times its yield of items.
     digital_items = (b.digital_yield / K) * digital_weight[:, None] * digital_volume  # (D,K)

@@ -30,12 +30,11 @@ import pandas as pd  # noqa: E402
 
 from sim.engine import Cohort, block_plan  # noqa: E402
 from sim.network import graph_of  # noqa: E402
+from sim.outcomes import time_shares  # noqa: E402
 from sim.scenario import JOB_NAMES, ROLE_NAMES, Scenario, ScenarioError, load_scenario  # noqa: E402
 from sim.state import DealState  # noqa: E402
 
 JOB_LABELS = tuple(name.replace("_", " ") for name in JOB_NAMES)
-SUPPLIER_HOURS_FIRST_COLUMN = 5  # state.hours: internal, third party, digital, total, then reps
-TOTAL_HOURS_COLUMN = 3
 
 
 def option_names(n_options: int) -> list[str]:
@@ -145,7 +144,6 @@ class BuyingGroupModel(mesa.Model):
         state = self.deal_state
         self.group_size = int(state.group_size[0])
         graph = graph_of(state.adjacency[0], state.weights[0])
-        graph.add_nodes_from(range(self.group_size))  # a member without ties is still a node
         self.graph: nx.Graph = graph
         self.grid = Network(graph, capacity=1, random=self.random)
         for slot in range(self.group_size):
@@ -204,9 +202,7 @@ class BuyingGroupModel(mesa.Model):
 
     @property
     def supplier_time_share(self) -> float:
-        hours = self.deal_state.hours[0]
-        total = float(hours[TOTAL_HOURS_COLUMN])
-        return float(hours[SUPPLIER_HOURS_FIRST_COLUMN:].sum()) / total if total > 0 else 0.0
+        return float(time_shares(self.deal_state.hours)["supplier_time_share"][0])
 
     def step(self) -> None:
         """Advance the deal one week through the engine; stop when the deal has ended."""

@@ -73,8 +73,9 @@ def influence_matrix(
 
 
 def graph_of(adjacency: np.ndarray, weights: np.ndarray | None = None) -> nx.Graph:
-    """A networkx graph of one deal's group, with ``trust`` edge weights when given."""
-    size = int(adjacency.any(axis=0).sum()) or 1
+    """A networkx graph of one deal's group (adjacency of its members only, as the engine
+    keeps it), with ``trust`` edge weights when given; every member is a node."""
+    size = adjacency.shape[0]
     graph = nx.Graph()
     graph.add_nodes_from(range(size))
     for i in range(size):

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim.dynamics import END_EXHAUSTED, END_HORIZON, END_PURCHASE
+from sim.dynamics import END_EXHAUSTED, END_HORIZON, END_PURCHASE, cell_beliefs
 from sim.scenario import JOB_NAMES, Behaviour
-from sim.state import DealState
+from sim.state import HOURS_DIGITAL, HOURS_INTERNAL, HOURS_REPS, HOURS_THIRD_PARTY, HOURS_TOTAL, DealState
 
 OUTCOME_NAMES = {0: "no_decision", 1: "focal_win", 2: "competitor_win"}
 
@@ -125,11 +125,22 @@ def judge(measures, behaviour: Behaviour, horizon: int) -> dict[str, np.ndarray]
     }
 
 
+def time_shares(hours: np.ndarray) -> dict[str, np.ndarray]:
+    """Shares of buying time by channel from accumulated hours (D, 4+O), columns HOURS_*."""
+    total = np.maximum(hours[:, HOURS_TOTAL], 1e-12)
+    return {
+        "supplier_time_share": hours[:, HOURS_REPS + 1 :].sum(axis=1) / total,
+        "focal_rep_time_share": hours[:, HOURS_REPS + 1] / total,
+        "digital_time_share": hours[:, HOURS_DIGITAL] / total,
+        "internal_time_share": hours[:, HOURS_INTERNAL] / total,
+        "third_party_time_share": hours[:, HOURS_THIRD_PARTY] / total,
+    }
+
+
 def deal_outcomes(state: DealState, behaviour: Behaviour, horizon: int, strategy_names: list[str]) -> dict:
     """The outcome columns for every deal in ``state`` (which should all be finished)."""
     b = behaviour
     D, S, M = state.priority.shape
-    O = state.true_value.shape[1]
     deals = np.arange(D)
     member = state.member
     n_members = member.sum(axis=1)
@@ -147,8 +158,7 @@ def deal_outcomes(state: DealState, behaviour: Behaviour, horizon: int, strategy
     best, worst = solutions.max(axis=1), solutions.min(axis=1)
     chosen_true = true_utility[deals, state.choice]
     shortfall = np.where(best > worst, (best - chosen_true) / np.maximum(best - worst, 1e-12), 0.0)
-    belief = state.evidence_claims / (state.evidence_weight + b.prior_weight)
-    belief = belief.reshape(D, S, O, M)[deals, :, state.choice]  # (D,S,M)
+    belief = cell_beliefs(state, b)[deals, :, state.choice]  # (D,S,M)
     expected = (np.einsum("dsm,dm->ds", belief, need) * member).sum(axis=1) / n_members
     measures = {
         "purchased": purchased,
@@ -165,8 +175,7 @@ def deal_outcomes(state: DealState, behaviour: Behaviour, horizon: int, strategy
     judged = judge(measures, b, horizon)
 
     hours = state.hours
-    total_hours = np.maximum(hours[:, 3], 1e-12)
-    supplier_hours = hours[:, 5:].sum(axis=1)
+    shares = time_shares(hours)
     meetings = state.focal_meetings
     outcome = np.where(purchased, np.where(winner == 1, 1, 2), 0)
     end = np.select(
@@ -199,11 +208,7 @@ def deal_outcomes(state: DealState, behaviour: Behaviour, horizon: int, strategy
         "loops_total": loops_total,
         **{f"loops_{job}": state.loops[:, j] for j, job in enumerate(JOB_NAMES)},
         "revisited_any_job": loops_total > 0,
-        "supplier_time_share": supplier_hours / total_hours,
-        "focal_rep_time_share": hours[:, 5] / total_hours,
-        "digital_time_share": hours[:, 2] / total_hours,
-        "internal_time_share": hours[:, 0] / total_hours,
-        "third_party_time_share": hours[:, 1] / total_hours,
+        **shares,
         "contradictions_met": state.contradictions_met,
         "met_contradiction": state.contradictions_met > 0,
         "unresolved_contradictions": state.unresolved,

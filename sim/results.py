@@ -28,6 +28,11 @@ METRICS: dict[str, tuple[str, str]] = {
     "supplier_time_share": ("Time with suppliers", "all"),
 }
 HEADLINE = ["purchase_ease", "deal_size", "regret", "no_decision", "high_quality_deal"]
+# Metrics that are shares of deals or of time, shown as percentages.
+PERCENT_METRICS = {
+    "no_decision", "high_quality_deal", "focal_win", "high_regret", "overwhelmed", "supplier_time_share",
+    "purchased",
+}  # fmt: skip
 
 
 def _subset(deals: pd.DataFrame, subset: str) -> pd.Series:

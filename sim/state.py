@@ -18,6 +18,9 @@ from sim.strategies import STRATEGY_FIELDS
 
 N_JOBS = 6
 FLOAT = np.float32
+# Columns of DealState.hours: internal, third party, digital, total, then reps per option
+# (column HOURS_REPS + o is option o's reps; option 0, the status quo, has none).
+HOURS_INTERNAL, HOURS_THIRD_PARTY, HOURS_DIGITAL, HOURS_TOTAL, HOURS_REPS = range(5)
 # Roles: executive sponsor, finance, IT, operations/users, procurement, legal/security.
 # Priority profiles over five dimensions: capability, cost, risk, integration, vendor viability.
 ROLE_PROFILES = np.array(
@@ -112,7 +115,7 @@ class DealState:
     contradictions_met: np.ndarray  # (D,) contradictions that ever surfaced
     unresolved: np.ndarray  # (D,) unresolved contradictions now
     peak_overload: np.ndarray  # (D,) peak of the group's mean overload
-    hours: np.ndarray  # (D,4+O) hours: internal, third party, digital, total, rep per option
+    hours: np.ndarray  # (D,4+O) hours per channel (columns HOURS_*)
     focal_meetings: np.ndarray  # (D,)
     misalignment_total: np.ndarray  # (D,) seller-ahead stages summed over focal meetings
     supplier_items: np.ndarray  # (D,)
