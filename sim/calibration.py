@@ -287,7 +287,7 @@ class Calibration:
     """An Optuna calibration of the market scenario against the research figures."""
 
     scenario: str | Path = "market"
-    n_trials: int = 300
+    n_trials: int = 150
     n_deals: int = 4000
     seed: int = 7
     workers: int = field(default_factory=lambda: multiprocessing.cpu_count())

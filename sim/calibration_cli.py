@@ -20,7 +20,7 @@ def register(app: typer.Typer) -> None:
 
     @app.command()
     def calibrate(
-        trials: Annotated[int, typer.Option(min=1, help="Completed trials the study should hold.")] = 300,
+        trials: Annotated[int, typer.Option(min=1, help="Completed trials the study should hold.")] = 150,
         deals: Annotated[int, typer.Option("--deals", "-n", min=500, help="Market deals per trial.")] = 4000,
         seed: Annotated[int, typer.Option("--seed", "-s", min=0, help="Simulation and sampler seed.")] = 7,
         workers: Annotated[int, typer.Option(min=1, help="Worker processes (default: all cores).")] = (

@@ -9,8 +9,16 @@ import numpy as np
 import pytest
 
 import sim
-from sim.calibration import DEFAULTS_FILE, FREE_PARAMETERS, Calibration, objective_value, write_defaults
-from sim.research import FIGURES, figure_values, win_change_per_stage
+from sim.calibration import (
+    DEFAULTS_FILE,
+    FREE_PARAMETERS,
+    JUDGEMENT_PARAMETERS,
+    Calibration,
+    Rejudge,
+    objective_value,
+    write_defaults,
+)
+from sim.research import FIGURE_BY_KEY, FIGURES, figure_values, win_change_per_stage
 
 REPLICATION_DEALS = 20_000
 
@@ -90,15 +98,34 @@ def test_misalignment_slope_is_computed_from_win_rates():
     assert win_change_per_stage(pd.DataFrame(rows)) == pytest.approx(-0.5, abs=1e-6)
 
 
-def test_objective_is_zero_on_target_and_grows_with_misses():
+def test_objective_grows_with_misses_and_penalises_degenerate_fits():
     deals = sim.simulate("market", 3000, seed=1).deals
     values = figure_values(deals)
     assert set(values) == {f.key for f in FIGURES}
-    objective = objective_value(deals)
-    assert objective >= 0
-    expected = sum(min(f.miss(values[f.key]) ** 2, 25.0) for f in FIGURES)
-    assert objective == pytest.approx(expected, rel=1e-9)  # no degeneracy penalty here
-    assert FIGURES[0].miss(FIGURES[0].target) == 0
+    base = objective_value(deals)
+    supplier = FIGURE_BY_KEY["supplier_time"]
+    shifted = deals.assign(supplier_time_share=deals["supplier_time_share"] + 0.05)
+    expected_change = (
+        supplier.miss(values["supplier_time"] + 0.05) ** 2 - supplier.miss(values["supplier_time"]) ** 2
+    )
+    assert objective_value(shifted) - base == pytest.approx(expected_change, rel=1e-6, abs=1e-6)
+    everybody_buys = deals.assign(purchased=True, no_decision=False)
+    assert objective_value(everybody_buys) >= base + 100  # degeneracy penalty
+
+
+def test_rejudging_reproduces_the_objective_of_the_simulated_judgements():
+    """The inner calibration re-judges deals without simulating: with the scenario's own
+    judgement parameters it must give the same objective as the judged columns."""
+    scenario = sim.load_scenario("market")
+    deals = sim.simulate(scenario, 3000, seed=2).deals
+    rejudge = Rejudge(deals, scenario.behaviour, scenario.simulation.horizon_weeks)
+    own = {p.name: getattr(scenario.behaviour, p.name) for p in JUDGEMENT_PARAMETERS}
+    value, figures = rejudge.objective(own)
+    assert value == pytest.approx(objective_value(deals), rel=1e-4)
+    for key, figure_value in figures.items():
+        assert figure_value == pytest.approx(FIGURE_BY_KEY[key].compute(deals), rel=1e-4)
+    # Other judgement parameters change the judged figures.
+    assert rejudge.objective({**own, "high_ease_threshold": 0.4})[0] != pytest.approx(value)
 
 
 def test_committed_defaults_have_provenance_and_stay_in_plausible_ranges():
