@@ -9,6 +9,8 @@ field, the value and what is allowed, on one line.
 
 from __future__ import annotations
 
+import os
+import stat
 import tomllib
 from pathlib import Path
 from typing import Any, Literal, get_args, get_origin
@@ -28,6 +30,10 @@ JOB_NAMES = (
     "consensus_creation",
 )
 ROLE_NAMES = ("executive_sponsor", "finance", "it", "operations", "procurement", "legal_security")
+# Limits on input files (documented in docs/reliability.md): real scenario and sweep files are
+# a few KiB and a few levels deep, so anything beyond these is a mistake or an attack.
+MAX_TOML_BYTES = 1 << 20  # 1 MiB
+MAX_TOML_NESTING = 32  # tables and arrays inside one another
 
 
 class ScenarioError(ValueError):
@@ -420,18 +426,72 @@ def resolve_path(name_or_path: str | Path) -> Path:
     return path
 
 
+def read_toml_file(path: str | Path) -> dict[str, Any]:
+    """Parse one TOML input file safely: only a regular file (never a device, FIFO, directory
+    or /dev/stdin), at most ``MAX_TOML_BYTES``, UTF-8, nested at most ``MAX_TOML_NESTING``
+    deep. Every problem is a one-line :class:`ScenarioError` naming the file. Scenario files,
+    their ``extends`` chain and sweep specs all go through here."""
+    path = Path(path)
+    try:
+        before = os.stat(path)
+    except FileNotFoundError:
+        raise ScenarioError(f"{path}: no such file") from None
+    except OSError as error:
+        raise ScenarioError(f"{path}: cannot be read ({error.strerror or error})") from None
+    _require_regular_file(path, before)
+    try:
+        # O_NONBLOCK: should the path be swapped for a FIFO after the check, opening it does
+        # not hang; fstat on the open file then refuses it.
+        descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        with os.fdopen(descriptor, "rb") as handle:
+            _require_regular_file(path, os.fstat(handle.fileno()))
+            raw = handle.read(MAX_TOML_BYTES + 1)
+    except OSError as error:
+        raise ScenarioError(f"{path}: cannot be read ({error.strerror or error})") from None
+    if len(raw) > MAX_TOML_BYTES:
+        raise ScenarioError(f"{path}: larger than {MAX_TOML_BYTES:,} bytes; input files are small TOML files")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise ScenarioError(f"{path}: not UTF-8 text (bad byte at offset {error.start})") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        raise ScenarioError(f"{path}: not valid TOML ({error})") from None
+    except RecursionError:
+        data = None
+    if data is None or _nesting_depth(data) > MAX_TOML_NESTING:
+        raise ScenarioError(f"{path}: nested deeper than {MAX_TOML_NESTING} levels of tables and arrays")
+    return data
+
+
+def _require_regular_file(path: Path, info: os.stat_result) -> None:
+    if not stat.S_ISREG(info.st_mode):
+        kind = "a directory" if stat.S_ISDIR(info.st_mode) else "a device, pipe or socket"
+        raise ScenarioError(f"{path}: is {kind}, not a regular file; give a .toml file")
+
+
+def _nesting_depth(value: Any) -> int:
+    """How many tables and arrays are nested inside one another (iterative: no recursion)."""
+    deepest = 0
+    stack = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_TOML_NESTING:
+            return depth  # deep enough to refuse; no need to walk further
+        children = node.values() if isinstance(node, dict) else node if isinstance(node, list) else ()
+        deepest = max(deepest, depth if isinstance(node, dict | list) else 0)
+        stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
+    return deepest
+
+
 def _read_toml(path: Path, chain: tuple[Path, ...] = ()) -> dict[str, Any]:
     if path in chain:
         raise ScenarioError(f"{path}: extends itself through {' -> '.join(map(str, chain))}")
     if not path.exists():
         available = ", ".join(sorted(p.stem for p in SCENARIO_DIR.glob("*.toml")))
         raise ScenarioError(f"{path}: no such scenario file; bundled scenarios: {available}")
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as error:
-        raise ScenarioError(f"{path}: not valid TOML ({error})") from None
-    except (OSError, UnicodeDecodeError) as error:
-        raise ScenarioError(f"{path}: cannot be read ({error})") from None
+    data = read_toml_file(path)
     parent = data.pop("extends", None)
     data.setdefault("name", path.stem)  # a file is named after itself unless it says otherwise
     if parent is None:
