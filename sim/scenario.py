@@ -12,9 +12,11 @@ from __future__ import annotations
 import os
 import stat
 import tomllib
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal, get_args, get_origin
 
+import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from sim.strategies import BUILTIN_STRATEGIES, Strategy
@@ -41,7 +43,24 @@ class ScenarioError(ValueError):
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+    """Strict input: no unknown fields, no coercion (``"52"`` is not a number, ``true`` is not
+    a number; a TOML integer is a valid float), and only finite numbers."""
+
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, validate_default=True, strict=True, allow_inf_nan=False
+    )
+
+
+def normalised_weights(weights: Sequence[float]) -> np.ndarray:
+    """Weights scaled to sum to one; a ValueError unless every weight is finite and
+    non-negative and their sum is finite and positive (so every share is a finite number)."""
+    values = np.asarray(weights, dtype=np.float64)
+    if values.size == 0 or not np.isfinite(values).all() or (values < 0).any():
+        raise ValueError("weights must be finite, non-negative numbers")
+    total = values.sum()
+    if not (np.isfinite(total) and total > 0):
+        raise ValueError("weights must have a finite, positive sum")
+    return values / total
 
 
 class Range(_Strict):
@@ -106,8 +125,7 @@ class Population(_Strict):
     @field_validator("group_size_weights")
     @classmethod
     def _weights(cls, weights: list[float]) -> list[float]:
-        if any(w < 0 for w in weights) or sum(weights) <= 0:
-            raise ValueError("weights must be non-negative with a positive sum")
+        normalised_weights(weights)
         return weights
 
     @field_validator("conflict_level", "need_for_change")
@@ -132,8 +150,9 @@ class Population(_Strict):
     @field_validator("strategy_mix")
     @classmethod
     def _mix(cls, mix: dict[str, float]) -> dict[str, float]:
-        if not mix or any(w < 0 for w in mix.values()) or sum(mix.values()) <= 0:
-            raise ValueError("needs strategy names with non-negative weights and a positive sum")
+        if not mix:
+            raise ValueError("needs at least one strategy name with a weight")
+        normalised_weights(list(mix.values()))
         return mix
 
     @model_validator(mode="after")
@@ -143,15 +162,29 @@ class Population(_Strict):
         return self
 
 
+# Time weights are relative, but the dynamics run in float32: weights near 1e-45 all vanish
+# and time shares become 0/0. A floor of 0.001 keeps every channel's share finite (at least
+# 0.1% of the largest weight) and is far below any plausible value.
+MIN_BASE_SHARE = 0.001
+
+
 class Behaviour(_Strict):
     """Behavioural constants of the weekly dynamics. Calibration fits the free ones."""
 
     # time and information
     hours_per_week: float = Field(4.0, gt=0, le=40, description="buying hours per stakeholder-week")
-    base_share_internal: float = Field(0.28, gt=0, le=1, description="time weight: buying group and peers")
-    base_share_third_party: float = Field(0.18, gt=0, le=1, description="time weight: third parties")
-    base_share_digital: float = Field(0.27, gt=0, le=1, description="time weight: self-serve digital")
-    base_share_suppliers: float = Field(0.17, gt=0, le=1, description="time weight: supplier meetings")
+    base_share_internal: float = Field(
+        0.28, ge=MIN_BASE_SHARE, le=1, description="time weight: buying group and peers"
+    )
+    base_share_third_party: float = Field(
+        0.18, ge=MIN_BASE_SHARE, le=1, description="time weight: third parties"
+    )
+    base_share_digital: float = Field(
+        0.27, ge=MIN_BASE_SHARE, le=1, description="time weight: self-serve digital"
+    )
+    base_share_suppliers: float = Field(
+        0.17, ge=MIN_BASE_SHARE, le=1, description="time weight: supplier meetings"
+    )
     items_per_week: float = Field(0.9, ge=0, le=2, description="new items per stakeholder-week at volume 1")
     digital_yield: float = Field(
         1.0, ge=0, le=5, description="items per hour of digital relative to other channels"
@@ -345,7 +378,14 @@ def _set_dotted(data: dict[str, Any], dotted: str, value: Any) -> None:
     node = data
     for key in keys[:-1]:
         node = node.setdefault(key, {})
-    node[keys[-1]] = value
+    node[keys[-1]] = _plain(value)
+
+
+def _plain(value: Any) -> Any:
+    """NumPy scalars and arrays as plain Python values (validation is strict about types)."""
+    if isinstance(value, np.ndarray | np.generic):
+        return value.tolist()
+    return value
 
 
 # Tables that are values, not groups of settings: a child file replaces them whole.

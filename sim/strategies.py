@@ -29,7 +29,7 @@ STRATEGY_FIELDS = (
 class Strategy(BaseModel):
     """One vendor's go-to-market motion."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
 
     meeting_time: float = Field(1.0, ge=0, le=5, description="rep meeting time relative to an average vendor")
     digital_volume: float = Field(

@@ -82,6 +82,55 @@ BAD_FILES = {
         ["population.conflict_level", "0.8", "0.2"],
     ),
     "unparsable TOML": ("broken.toml", "[population\ngroup_sizes = [6\n", ["TOML"]),
+    "NaN group-size weight": (
+        "nan_weight.toml", "[population]\ngroup_sizes = [6, 7]\ngroup_size_weights = [nan, 1.0]\n",
+        ["population.group_size_weights", "finite"],
+    ),
+    "infinite group-size weight": (
+        "inf_weight.toml", "[population]\ngroup_sizes = [6, 7]\ngroup_size_weights = [inf, 1.0]\n",
+        ["population.group_size_weights", "finite"],
+    ),
+    "NaN strategy weight": (
+        "nan_mix.toml", "[population]\nstrategy_mix = { seller_led = nan, sense_making = 1.0 }\n",
+        ["population.strategy_mix.seller_led", "finite"],
+    ),
+    "strategy weights whose sum overflows": (
+        "huge_mix.toml",
+        "[population]\nstrategy_mix = { seller_led = 1e308, sense_making = 1e308 }\n",
+        ["population.strategy_mix", "finite, positive sum"],
+    ),
+    "group-size weights whose sum overflows": (
+        "huge_weights.toml",
+        "[population]\ngroup_sizes = [6, 7]\ngroup_size_weights = [1.7e308, 1.7e308]\n",
+        ["population.group_size_weights", "finite, positive sum"],
+    ),
+    "vanishing time weight": (
+        "tiny_share.toml", "[behaviour]\nbase_share_internal = 1e-300\n",
+        ["behaviour.base_share_internal", "0.001"],
+    ),
+    "number given as text": (
+        "text_number.toml", '[simulation]\nhorizon_weeks = "52"\n',
+        ["simulation.horizon_weeks", "'52'", "integer"],
+    ),
+    "boolean given for a number": (
+        "bool_number.toml", "[behaviour]\nstubbornness = true\n",
+        ["behaviour.stubbornness", "True", "number"],
+    ),
+    "fraction given for an integer": (
+        "float_int.toml", "[behaviour]\nrevisit_gap = 2.5\n", ["behaviour.revisit_gap", "2.5", "integer"],
+    ),
+    "infinite range end": (
+        "inf_range.toml", "[population]\nconflict_level = { low = 0.1, high = inf }\n",
+        ["population.conflict_level.high", "finite"],
+    ),
+    "NaN in a hybrid strategy": (
+        "nan_hybrid.toml", "[strategies.hybrid]\nmeeting_time = nan\n",
+        ["strategies.hybrid.meeting_time", "finite"],
+    ),
+    "boolean in a hybrid strategy": (
+        "bool_hybrid.toml", "[strategies.hybrid]\npersuasion = false\n",
+        ["strategies.hybrid.persuasion", "False", "number"],
+    ),
 }
 
 
@@ -415,3 +464,25 @@ def test_overrides_change_only_the_named_field(baseline):
     assert load_scenario("baseline", behaviour__stubbornness=0.7) == changed
     with pytest.raises(sim.ScenarioError, match=r"population\.group_sizes"):
         baseline.with_overrides({"population.group_sizes": [17], "population.group_size_weights": [1.0]})
+
+
+def test_integers_are_valid_numbers_but_text_and_booleans_are_not(tmp_path):
+    (tmp_path / "ints.toml").write_text(
+        'extends = "baseline.toml"\n[behaviour]\ncapacity = 8\nhours_per_week = 3\n'
+        "[population]\ngroup_sizes = [6, 7]\ngroup_size_weights = [0, 2]\nconflict_level = [0, 1]\n",
+        encoding="utf-8")
+    scenario = load_scenario(tmp_path / "ints.toml")
+    assert scenario.behaviour.capacity == 8.0 and isinstance(scenario.behaviour.capacity, float)
+    assert (scenario.population.conflict_level.low, scenario.population.conflict_level.high) == (0.0, 1.0)
+    assert scenario.population.group_size_weights == [0.0, 2.0]  # a zero weight is allowed
+    assert set(sim.simulate(scenario, 20, seed=0).deals["group_size"]) == {7}
+
+
+def test_overrides_accept_numpy_scalars(baseline):
+    import numpy as np
+
+    changed = baseline.with_overrides({"simulation.horizon_weeks": np.int64(30),
+                                       "behaviour.capacity": np.float32(7.5)})
+    assert changed.simulation.horizon_weeks == 30 and changed.behaviour.capacity == 7.5
+    with pytest.raises(sim.ScenarioError, match=r"behaviour\.stubbornness"):
+        baseline.with_overrides({"behaviour.stubbornness": np.bool_(True)})
