@@ -29,9 +29,9 @@ import os
 import re
 import threading
 import time
-import tomllib
 import traceback
 import uuid
+import warnings
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -64,13 +64,21 @@ from sim.scenario import (
     Simulation,
     format_validation_error,
     load_scenario,
+    read_toml_file,
 )
 from sim.strategies import Strategy
 
 MANIFEST_NAME = "manifest.json"
 CHUNK_DIR = "chunks"
 LOCK_NAME = ".lock"
-STORE_FORMAT = 1
+JOURNAL_NAME = "chunks.journal"
+# Keys of the Parquet metadata that tie a chunk file to its chunk, sweep and model code.
+META_CHUNK, META_SPEC, META_MODEL = "buyingsim.chunk", "buyingsim.spec_hash", "buyingsim.model"
+STORE_FORMAT = 2
+# Limits that keep a spec's validation and planning quick and its manifest small.
+MAX_POINTS = 100_000
+MAX_CHUNKS = 300_000
+MAX_UNCERTAINTIES = 50
 TEMP_PREFIX = ".tmp-"
 DEFAULT_CHUNK_DEALS = 2048
 MANIFEST_SAVE_SECONDS = 2.0
@@ -78,6 +86,13 @@ POINT_STREAM, SAMPLING_STREAM = 0, 1
 GROUP_SIZE = "group_size"
 NON_OUTCOME_COLUMNS = ("deal", "strategy", "outcome", "end_reason")
 OUTCOME_COLUMNS = tuple(name for name in COLUMNS if name not in NON_OUTCOME_COLUMNS)
+# Column names of the experiments, deals, summary, best, wins and sensitivity tables that are
+# not parameters: an uncertainty may not take one of these names (nor an outcome's name).
+RESERVED_NAMES = (
+    "point", "seed", "strategy", "deal", "metric", "over", "mean", "ci_low", "ci_high", "n",
+    "best", "best_mean", "runner_up", "runner_up_mean", "difference", "n_paired", "clear",
+    "points", "target", "outcome", "parameter", "value", "filled_points",
+)  # fmt: skip
 SweepKind = Literal["sweep", "sensitivity"]
 # The modules whose code decides a deal's rows (see model_fingerprint).
 MODEL_MODULES = ("scenario", "strategies", "network", "state", "dynamics", "outcomes", "engine")
@@ -85,6 +100,10 @@ MODEL_MODULES = ("scenario", "strategies", "network", "state", "dynamics", "outc
 
 class SweepError(ValueError):
     """A user-facing sweep problem (bad spec, refused directory, failed point): one line."""
+
+
+class SweepWarning(UserWarning):
+    """Something a run repaired on its own (e.g. a damaged chunk it recomputes)."""
 
 
 # --------------------------------------------------------------------------------------------
@@ -134,7 +153,7 @@ class Sampling(_Strict):
     sequence (scrambled, seeded by the spec's seed)."""
 
     method: Literal["grid", "latin_hypercube", "sobol"] = "grid"
-    points: int | None = Field(None, ge=1, le=1_000_000)
+    points: int | None = Field(None, ge=1, le=MAX_POINTS)
 
     @model_validator(mode="after")
     def _points(self) -> Sampling:
@@ -183,7 +202,7 @@ class SweepSpec(_Strict):
     outcomes: list[str] = Field(default_factory=lambda: list(HEADLINE), min_length=1)
     overrides: dict[str, Any] = Field(default_factory=dict)
     sampling: Sampling = Sampling()
-    uncertainties: dict[str, Uncertainty] = Field(default_factory=dict)
+    uncertainties: dict[str, Uncertainty] = Field(default_factory=dict, max_length=MAX_UNCERTAINTIES)
     sensitivity: Sensitivity | None = None
     source: str = Field("<memory>", exclude=True)
 
@@ -214,6 +233,18 @@ class SweepSpec(_Strict):
             _check_outcomes(value.outcomes)
         return value
 
+    @model_validator(mode="after")
+    def _free_names(self) -> SweepSpec:
+        """Uncertainty names become columns beside the tables' own columns and the outcomes."""
+        outcomes = {*self.outcomes, *((self.sensitivity and self.sensitivity.outcomes) or ())}
+        for name in self.uncertainties:
+            if name in RESERVED_NAMES or name in outcomes:
+                raise ValueError(
+                    f"uncertainty name {name!r} is taken by a results column; rename it (and set "
+                    f"field = ...). Reserved: {', '.join(RESERVED_NAMES)} and the spec's outcomes"
+                )
+        return self
+
 
 def _check_outcomes(names: list[str]) -> None:
     for name in names:
@@ -224,14 +255,12 @@ def _check_outcomes(names: list[str]) -> None:
 def load_sweep_spec(path: str | Path, kind: SweepKind = "sweep") -> SweepSpec:
     """Read and validate a sweep spec file; mistakes raise a one-line :class:`SweepError`."""
     path = Path(path)
+    if not path.exists() and not path.is_symlink():
+        raise SweepError(f"{path}: no such sweep spec file")
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise SweepError(f"{path}: no such sweep spec file") from None
-    except tomllib.TOMLDecodeError as error:
-        raise SweepError(f"{path}: not valid TOML ({error})") from None
-    except (OSError, UnicodeDecodeError) as error:
-        raise SweepError(f"{path}: cannot be read ({error})") from None
+        data = read_toml_file(path)
+    except ScenarioError as error:
+        raise SweepError(str(error)) from None
     data.setdefault("name", path.stem)
     return parse_sweep_spec(data, str(path), kind)
 
@@ -436,8 +465,40 @@ def design_points(spec: SweepSpec, parameters: list[Parameter]) -> list[dict[str
 
 
 @dataclass(frozen=True)
+class ChunkSlot:
+    """Where one chunk sits in a sweep: its name (key), point, strategy and deal range. The
+    layout follows from the number of points, the strategies and the deal counts alone, so
+    the runner, a resume, ``--repair`` and :func:`load_sweep` all derive it the same way."""
+
+    key: str
+    point: int
+    strategy: str
+    first_deal: int
+    n_deals: int
+
+    @property
+    def file_name(self) -> str:
+        return f"{self.key}.parquet"
+
+
+def chunk_layout(
+    n_points: int, strategies: list[str], deals_per_point: int, chunk_deals: int
+) -> list[ChunkSlot]:
+    """All chunks, point by point (so points finish early), strategies interleaved."""
+    slots = []
+    for point in range(n_points):
+        for chunk, first in enumerate(range(0, deals_per_point, chunk_deals)):
+            count = min(chunk_deals, deals_per_point - first)
+            for index, strategy in enumerate(strategies):
+                key = f"p{point:05d}-s{index}-{_safe(strategy)}-c{chunk:04d}"
+                slots.append(ChunkSlot(key, point, strategy, first, count))
+    return slots
+
+
+@dataclass(frozen=True)
 class ChunkTask:
-    """One unit of work: a range of whole blocks of deals, at one point, under one strategy."""
+    """One unit of work: a range of whole blocks of deals, at one point, under one strategy.
+    ``spec_hash`` is written into the chunk's Parquet metadata, tying the file to its sweep."""
 
     key: str
     point: int
@@ -447,10 +508,15 @@ class ChunkTask:
     seed: int
     scenario: Scenario
     label: str
+    spec_hash: str = ""
 
     @property
     def file_name(self) -> str:
         return f"{self.key}.parquet"
+
+    @property
+    def slot(self) -> ChunkSlot:
+        return ChunkSlot(self.key, self.point, self.strategy, self.first_deal, self.n_deals)
 
 
 @dataclass(frozen=True)
@@ -486,24 +552,35 @@ class SweepPlan:
         values = ", ".join(f"{k}={_short(v)}" for k, v in self.points[point].items())
         return f"point {point}" + (f" ({values})" if values else "")
 
+    def slots(self) -> list[ChunkSlot]:
+        """The chunk layout (see :func:`chunk_layout`)."""
+        spec = self.spec
+        return chunk_layout(len(self.points), list(spec.strategies), spec.deals_per_point, spec.chunk_deals)
+
     def tasks(self) -> list[ChunkTask]:
-        """All chunks, point by point (so points finish early), strategies interleaved."""
+        """All chunks as tasks, in layout order."""
         if self._tasks is None:
-            spec = self.spec
+            digest = self.spec_hash()
+            scenarios: dict[int, Scenario] = {}
             tasks = []
-            for point, values in enumerate(self.points):
-                scenario = apply_point(self.base, self.parameters, values)
-                for chunk, first in enumerate(range(0, spec.deals_per_point, spec.chunk_deals)):
-                    count = min(spec.chunk_deals, spec.deals_per_point - first)
-                    for index, strategy in enumerate(spec.strategies):
-                        key = f"p{point:05d}-s{index}-{_safe(strategy)}-c{chunk:04d}"
-                        label = (
-                            f"{self.point_label(point)}, strategy {strategy}, "
-                            f"deals {first}-{first + count - 1}"
-                        )
-                        tasks.append(
-                            ChunkTask(key, point, strategy, first, count, self.seeds[point], scenario, label)
-                        )
+            for slot in self.slots():
+                if slot.point not in scenarios:
+                    scenarios[slot.point] = apply_point(self.base, self.parameters, self.points[slot.point])
+                deals = f"deals {slot.first_deal}-{slot.first_deal + slot.n_deals - 1}"
+                label = f"{self.point_label(slot.point)}, strategy {slot.strategy}, {deals}"
+                tasks.append(
+                    ChunkTask(
+                        slot.key,
+                        slot.point,
+                        slot.strategy,
+                        slot.first_deal,
+                        slot.n_deals,
+                        self.seeds[slot.point],
+                        scenarios[slot.point],
+                        label,
+                        digest,
+                    )
+                )
             self._tasks = tasks
         return self._tasks
 
@@ -554,6 +631,39 @@ def _with_strategy_tables(base: Scenario, overrides: dict[str, Any]) -> dict[str
     return {**filled, **overrides}
 
 
+def design_size(spec: SweepSpec, parameters: list[Parameter], kind: SweepKind = "sweep") -> tuple[int, str]:
+    """How many points the spec's design has, and how that number comes about, computed from
+    counts alone (the design is not built)."""
+    if kind == "sensitivity":
+        settings, d = spec.sensitivity, len(parameters)
+        if settings is None:
+            return 0, "no [sensitivity] table"  # refused with its own message when planned
+        extra = d + 2 if settings.method == "sobol" else d + 1
+        return settings.samples * extra, f"{settings.method}: samples {settings.samples} x {extra}"
+    if spec.sampling.method != "grid":
+        return spec.sampling.points or 0, f"points = {spec.sampling.points}"
+    counts = [len(p.values) if p.values is not None else p.levels or 1 for p in parameters]
+    return int(np.prod(counts, dtype=object)) if counts else 1, " x ".join(map(str, counts)) or "1"
+
+
+def check_design_size(spec: SweepSpec, parameters: list[Parameter], kind: SweepKind = "sweep") -> None:
+    """Refuse a design above :data:`MAX_POINTS` points or a plan above :data:`MAX_CHUNKS`
+    chunks before anything is built."""
+    points, how = design_size(spec, parameters, kind)
+    if points > MAX_POINTS:
+        raise SweepError(
+            f"{spec.source}: field uncertainties: the design has {points:,} points ({how}); at "
+            f"most {MAX_POINTS:,}: use fewer values or levels, or a sampled design with points = N"
+        )
+    chunks = points * len(spec.strategies) * -(-spec.deals_per_point // spec.chunk_deals)
+    if chunks > MAX_CHUNKS:
+        raise SweepError(
+            f"{spec.source}: field chunk_deals = {spec.chunk_deals}: the sweep would have "
+            f"{chunks:,} chunk files; at most {MAX_CHUNKS:,}: raise chunk_deals or lower "
+            "deals_per_point or the number of points"
+        )
+
+
 def plan_sweep(spec: SweepSpec, kind: SweepKind = "sweep") -> SweepPlan:
     """Resolve a spec into points, seeds and chunks, checking everything against the base
     scenario so mistakes surface before any deal runs."""
@@ -566,6 +676,7 @@ def plan_sweep(spec: SweepSpec, kind: SweepKind = "sweep") -> SweepPlan:
                 f"strategy {name!r}; allowed: {', '.join(sorted(known))}"
             )
     parameters = parameters_of(spec, base)
+    check_design_size(spec, parameters, kind)
     extra: dict[str, Any] = {}
     if kind == "sensitivity":
         from sim.sensitivity import sensitivity_design
@@ -617,8 +728,11 @@ def compute_chunk(task: ChunkTask) -> ChunkResult:
     )
     frame = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
     frame.insert(0, "point", np.int64(task.point))
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    stamp = {META_CHUNK: task.key, META_SPEC: task.spec_hash, META_MODEL: model_fingerprint()}
+    table = table.replace_schema_metadata({**(table.schema.metadata or {}), **stamp})
     sink = pa.BufferOutputStream()
-    pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), sink, compression="zstd")
+    pq.write_table(table, sink, compression="zstd", write_page_checksum=True)
     return ChunkResult(
         task.key, sink.getvalue().to_pybytes(), len(frame), time.perf_counter() - started, model_fingerprint()
     )
@@ -664,62 +778,329 @@ def _write_atomic(path: Path, data: bytes) -> None:
     os.replace(temp, path)
 
 
-class SweepStore:
-    """A results directory: ``manifest.json`` plus ``chunks/*.parquet`` (one file per chunk).
+CHUNK_COLUMNS = ("point", *COLUMNS)
+_ID_COLUMNS = ["point", "strategy", "deal"]
 
-    A chunk counts as done when its file exists with the expected row count: files are
-    written atomically, so this survives any interruption. The manifest's chunk status is a
-    record for people and tools, reconciled with the files whenever the store is opened.
+
+def sha256_of(data: bytes) -> str:
+    """The content hash recorded for every chunk file."""
+    return hashlib.sha256(data).hexdigest()
+
+
+def _stamp(parquet: Any) -> dict[str, str]:
+    """The buyingsim keys of a chunk file's Parquet metadata."""
+    metadata = parquet.schema_arrow.metadata or {}
+    return {
+        key.decode("utf-8", "replace"): value.decode("utf-8", "replace")
+        for key, value in metadata.items()
+        if key.startswith(b"buyingsim.")
+    }
+
+
+def chunk_stamp(data: bytes) -> dict[str, str] | None:
+    """The chunk, spec hash and model fingerprint a chunk file says it holds (None when the
+    bytes are not readable Parquet)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        return _stamp(pq.ParquetFile(pa.BufferReader(data)))
+    except (pa.ArrowException, OSError, ValueError):
+        return None
+
+
+def rows_problem(table: Any, slot: ChunkSlot) -> str | None:
+    """Why a table's rows are not exactly the chunk's (None when they are): the slot's point
+    and strategy on every row, and deals first..first+n-1 in order."""
+    if table.num_rows != slot.n_deals:
+        return f"holds {table.num_rows} rows, expected {slot.n_deals}"
+    try:
+        point = table.column("point").to_numpy()
+        strategy = table.column("strategy").to_pylist()
+        deal = table.column("deal").to_numpy()
+    except (KeyError, ValueError) as error:
+        return f"lacks the point, strategy or deal column ({error})"
+    if not (point == slot.point).all():
+        return f"holds rows of another point (expected point {slot.point})"
+    if any(name != slot.strategy for name in strategy):
+        return f"holds rows of another strategy (expected {slot.strategy!r})"
+    if not np.array_equal(deal, np.arange(slot.first_deal, slot.first_deal + slot.n_deals)):
+        return f"holds other deals (expected deals {slot.first_deal}-{slot.first_deal + slot.n_deals - 1})"
+    return None
+
+
+def chunk_problem(
+    data: bytes, slot: ChunkSlot, spec_hash: str | None = None, model: str | None = None, full: bool = False
+) -> str | None:
+    """Why bytes are not a valid file of the chunk ``slot`` (None when they are): readable
+    Parquet with the engine's columns, metadata naming this chunk (and, when given, this spec
+    hash and model fingerprint), and exactly the chunk's rows. ``full`` reads every value with
+    Parquet's page checksums verified (for ``--repair``, where no content hash is recorded)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        parquet = pq.ParquetFile(pa.BufferReader(data), page_checksum_verification=full)
+        stamp = _stamp(parquet)
+        names = set(parquet.schema_arrow.names)
+        table = parquet.read() if full else parquet.read(columns=_ID_COLUMNS)
+    except (pa.ArrowException, OSError, ValueError) as error:
+        return f"is not a readable Parquet chunk ({str(error).splitlines()[0][:200]})"
+    if names != set(CHUNK_COLUMNS):
+        return "does not have the engine's columns"
+    if stamp.get(META_CHUNK) != slot.key:
+        return f"is labelled as chunk {stamp.get(META_CHUNK)!r}, not {slot.key}"
+    if spec_hash is not None and stamp.get(META_SPEC) != spec_hash:
+        return "was computed for another sweep spec"
+    if model is not None and stamp.get(META_MODEL) != model:
+        return "was computed by different model code"
+    return rows_problem(table, slot)
+
+
+class _ManifestChunk(BaseModel):
+    point: int
+    strategy: str
+    first_deal: int
+    deals: int
+    status: Literal["pending", "done", "failed"]
+    sha256: str | None = None
+
+
+class _ManifestPoint(BaseModel):
+    point: int
+    seed: int
+    values: dict[str, Any]
+
+
+class _Manifest(BaseModel):
+    """The fields of ``manifest.json`` this code relies on (others are for people)."""
+
+    format: Literal[2]
+    kind: Literal["sweep", "sensitivity"]
+    spec_hash: str
+    package_version: str
+    model_fingerprint: str
+    spec: SweepSpec
+    spec_source: str | None = None
+    base_scenario: dict[str, Any]
+    parameters: list[dict[str, Any]]
+    strategies: list[str]
+    points: list[_ManifestPoint]
+    design: dict[str, Any]
+    chunks: dict[str, _ManifestChunk]
+
+
+def _rerun_hint(manifest: dict[str, Any] | None, directory: Path) -> str:
+    """The command that resumes the sweep stored in ``directory``."""
+    kind = (manifest or {}).get("kind", "sweep")
+    source = (manifest or {}).get("spec_source")
+    spec = source if isinstance(source, str) and source != "<memory>" else "SPEC"
+    return f"buyingsim {kind} {spec} --out {directory}"
+
+
+def _repair_hint(directory: Path, kind: str = "sweep") -> str:
+    return (
+        f"rebuild it from the spec and the verified chunks with `buyingsim {kind} SPEC --out "
+        f"{directory} --repair` (SPEC: the spec that produced it), or use a new --out directory"
+    )
+
+
+def read_manifest(directory: str | Path) -> dict[str, Any]:
+    """Read and check a store's manifest: its fields and types, and a chunk table that is
+    exactly the layout its spec and points give. A missing or damaged manifest raises a
+    one-line :class:`SweepError` saying how to rebuild it."""
+    directory = Path(directory)
+    path = directory / MANIFEST_NAME
+    try:
+        data = json.loads(path.read_bytes().decode("utf-8"))
+    except FileNotFoundError:
+        if _chunk_files(directory / CHUNK_DIR):
+            raise SweepError(f"{path}: missing; {_repair_hint(directory)}") from None
+        raise SweepError(f"{directory}: not a sweep results directory (no {MANIFEST_NAME})") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as error:
+        detail = str(error).splitlines()[0][:200] if str(error) else type(error).__name__
+        raise SweepError(f"{path}: damaged manifest ({detail}); {_repair_hint(directory)}") from None
+    stored_format = data.get("format") if isinstance(data, dict) else None
+    if isinstance(stored_format, int) and stored_format != STORE_FORMAT:
+        raise SweepError(
+            f"{directory}: written in store format {stored_format}, this version reads format "
+            f"{STORE_FORMAT}; use a new --out directory"
+        )
+    try:
+        checked = _Manifest.model_validate(data)
+    except ValidationError as error:
+        first = error.errors()[0]
+        where = ".".join(map(str, first["loc"])) or "top level"
+        raise SweepError(
+            f"{path}: damaged manifest (field {where}: {first['msg']}); {_repair_hint(directory)}"
+        ) from None
+    spec = checked.spec
+    layout = chunk_layout(
+        len(checked.points), list(checked.strategies), spec.deals_per_point, spec.chunk_deals
+    )
+    chunks = checked.chunks
+    matches = (
+        [p.point for p in checked.points] == list(range(len(checked.points)))
+        and checked.strategies == list(spec.strategies)
+        and len(layout) == len(chunks)
+        and all(
+            (entry := chunks.get(slot.key)) is not None
+            and (entry.point, entry.strategy, entry.first_deal, entry.deals)
+            == (slot.point, slot.strategy, slot.first_deal, slot.n_deals)
+            for slot in layout
+        )
+    )
+    if not matches:
+        raise SweepError(
+            f"{path}: damaged manifest (its chunk table does not match its spec and points); "
+            f"{_repair_hint(directory, checked.kind)}"
+        )
+    return data
+
+
+def _chunk_files(chunk_dir: Path) -> list[Path]:
+    return sorted(chunk_dir.glob("p*.parquet")) if chunk_dir.is_dir() else []
+
+
+def read_journal(directory: Path) -> dict[str, dict[str, Any]]:
+    """Chunks recorded in the journal since the manifest was last saved, by key. Each line is
+    written before its chunk file is renamed into place; a torn last line is ignored."""
+    path = directory / JOURNAL_NAME
+    entries: dict[str, dict[str, Any]] = {}
+    try:
+        lines = path.read_bytes().decode("utf-8", "replace").splitlines()
+    except FileNotFoundError:
+        return entries
+    for line in lines:
+        try:
+            entry = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if (
+            isinstance(entry, dict)
+            and isinstance(entry.get("key"), str)
+            and isinstance(entry.get("sha256"), str)
+        ):
+            entries[entry["key"]] = entry
+    return entries
+
+
+def _fold_journal(manifest: dict[str, Any], journal: dict[str, dict[str, Any]]) -> None:
+    """Mark the journal's chunks done with their recorded hashes (keys the manifest lacks are
+    ignored)."""
+    for key, entry in journal.items():
+        chunk = manifest["chunks"].get(key)
+        if chunk is not None:
+            chunk.update(
+                status="done", sha256=entry["sha256"], rows=entry.get("rows"), seconds=entry.get("seconds")
+            )
+            chunk.pop("error", None)
+
+
+class SweepStore:
+    """A results directory: ``manifest.json``, ``chunks/*.parquet`` (one file per chunk) and,
+    while a run goes on, ``chunks.journal``.
+
+    Every finished chunk's SHA-256 is recorded: first as a journal line written before the
+    file is renamed into place, then in the manifest (saved every couple of seconds and at
+    the end; the journal is folded into it whenever the store is opened). A chunk counts as
+    done only when its file's content hash matches the record; anything else is recomputed.
     """
 
-    def __init__(self, directory: str | Path):
+    def __init__(self, directory: str | Path, warn: Callable[[str], None] | None = None):
         self.directory = Path(directory)
         self.chunk_dir = self.directory / CHUNK_DIR
         self.manifest_path = self.directory / MANIFEST_NAME
+        self.journal_path = self.directory / JOURNAL_NAME
         self.manifest: dict[str, Any] = {}
+        self.warn = warn or _warn
         self._lock_handle: Any = None
+        self._journal: Any = None
         self._last_save = 0.0
         self._dirty = False
 
     # opening -----------------------------------------------------------------------------
     @classmethod
-    def open_for_run(cls, directory: str | Path, plan: SweepPlan) -> SweepStore:
-        """Create the store or check that it holds this very sweep; lock it for this run."""
-        store = cls(directory)
+    def open_for_run(
+        cls,
+        directory: str | Path,
+        plan: SweepPlan,
+        *,
+        repair: bool = False,
+        warn: Callable[[str], None] | None = None,
+    ) -> SweepStore:
+        """Create the store or check that it holds this very sweep; lock it for this run.
+        ``repair``: rebuild a missing or damaged manifest from the plan and the chunk files
+        that verify against it."""
+        store = cls(directory, warn)
         store._prepare_directory()
         store._lock()
         try:
             digest = plan.spec_hash()
-            if store.manifest_path.exists():
-                store.manifest = store._read_manifest()
+            damage = store._manifest_damage(plan.kind)
+            if damage is None:
+                store.manifest = read_manifest(store.directory)
                 store._check_same(plan, digest)
-            else:
+                _fold_journal(store.manifest, read_journal(store.directory))
+                store._remove_temporaries()
+                store._reconcile()
+            elif damage == "absent":
                 store.manifest = store._new_manifest(plan, digest)
-            store._remove_temporaries()
-            store._reconcile()
+                store._remove_temporaries()
+            elif repair:
+                store.manifest = store._new_manifest(plan, digest)
+                store._remove_temporaries()
+                store._repair(plan, digest)
+            else:
+                raise SweepError(damage)
             store.save(force=True)
+            store.journal_path.unlink(missing_ok=True)  # folded into the saved manifest
         except BaseException:
-            store.close()
+            store.close(save=False)
             raise
         return store
 
+    def _manifest_damage(self, kind: str) -> str | None:
+        """None when the manifest reads and checks, ``"absent"`` for a new store, else the
+        refusal (with how to repair)."""
+        if not self.manifest_path.exists():
+            if not _chunk_files(self.chunk_dir):
+                return "absent"
+            return (
+                f"{self.manifest_path}: missing while chunk files exist; {_repair_hint(self.directory, kind)}"
+            )
+        try:
+            read_manifest(self.directory)
+        except SweepError as error:
+            return str(error).replace("`buyingsim sweep ", f"`buyingsim {kind} ")
+        return None
+
     def _prepare_directory(self) -> None:
+        """Create the directory (refusing a foreign one before touching it)."""
         if self.directory.exists() and not self.directory.is_dir():
             raise SweepError(f"{self.directory}: exists and is not a directory")
-        if self.directory.is_dir() and not (self.directory / MANIFEST_NAME).exists():
-            foreign = [p.name for p in self.directory.iterdir() if p.name != LOCK_NAME]
-            if foreign:
-                raise SweepError(
-                    f"{self.directory}: not empty and not a sweep results directory "
-                    f"(no {MANIFEST_NAME}); choose a new or empty --out directory"
-                )
+        if self.directory.is_dir():
+            names = {p.name for p in self.directory.iterdir()}
+            if names and not names & {LOCK_NAME, MANIFEST_NAME, CHUNK_DIR}:
+                raise self._foreign()
         try:
-            self.chunk_dir.mkdir(parents=True, exist_ok=True)
+            self.directory.mkdir(parents=True, exist_ok=True)
         except OSError as error:
             raise SweepError(f"{self.directory}: cannot create the results directory ({error})") from None
 
+    def _foreign(self) -> SweepError:
+        return SweepError(
+            f"{self.directory}: not empty and not a sweep results directory "
+            f"(no {MANIFEST_NAME}); choose a new or empty --out directory"
+        )
+
     def _lock(self) -> None:
-        handle = open(self.directory / LOCK_NAME, "a+")  # noqa: SIM115 - held until close()
+        """Take the directory's lock, then (holding it) check and create its contents, so a
+        second run started at the same instant is told the directory is in use."""
+        try:
+            handle = open(self.directory / LOCK_NAME, "a+")  # noqa: SIM115 - held until close()
+        except OSError as error:
+            raise SweepError(f"{self.directory}: cannot create the lock file ({error})") from None
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -735,14 +1116,34 @@ class SweepStore:
         handle.write(str(os.getpid()))
         handle.flush()
         self._lock_handle = handle
+        try:
+            if not self.manifest_path.exists():
+                ours = {LOCK_NAME, JOURNAL_NAME, CHUNK_DIR}
+                if any(
+                    p.name not in ours and not p.name.startswith(TEMP_PREFIX)
+                    for p in self.directory.iterdir()
+                ):
+                    raise self._foreign()
+            self.chunk_dir.mkdir(exist_ok=True)
+        except OSError as error:
+            self.close(save=False)
+            raise SweepError(f"{self.directory}: cannot create the results directory ({error})") from None
+        except SweepError:
+            self.close(save=False)
+            raise
 
-    def close(self) -> None:
-        """Save the manifest and release the directory lock."""
+    def close(self, save: bool = True) -> None:
+        """Save the manifest (then drop the journal it now covers) and release the lock."""
+        if self._journal is not None:
+            with contextlib.suppress(OSError):
+                self._journal.close()
+            self._journal = None
         if self._lock_handle is None:
             return
-        with contextlib.suppress(OSError):
-            if self.manifest:
+        if save and self.manifest:
+            with contextlib.suppress(OSError):
                 self.save(force=True)
+                self.journal_path.unlink(missing_ok=True)
         fcntl.flock(self._lock_handle, fcntl.LOCK_UN)
         self._lock_handle.close()
         self._lock_handle = None
@@ -753,26 +1154,24 @@ class SweepStore:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _read_manifest(self) -> dict[str, Any]:
-        try:
-            return json.loads(self.manifest_path.read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError) as error:
-            raise SweepError(f"{self.manifest_path}: unreadable manifest ({error})") from None
-
     def _new_manifest(self, plan: SweepPlan, digest: str) -> dict[str, Any]:
         spec = plan.spec
         source = Path(spec.source)
         chunks = {
-            task.key: {
-                "point": task.point,
-                "strategy": task.strategy,
-                "first_deal": task.first_deal,
-                "deals": task.n_deals,
-                "file": f"{CHUNK_DIR}/{task.file_name}",
+            slot.key: {
+                "point": slot.point,
+                "strategy": slot.strategy,
+                "first_deal": slot.first_deal,
+                "deals": slot.n_deals,
+                "file": f"{CHUNK_DIR}/{slot.file_name}",
                 "status": "pending",
             }
-            for task in plan.tasks()
+            for slot in plan.slots()
         }
+        spec_text = None
+        if spec.source != "<memory>" and source.is_file():
+            with contextlib.suppress(OSError):
+                spec_text = source.read_text(encoding="utf-8", errors="replace")
         return {
             "format": STORE_FORMAT,
             "kind": plan.kind,
@@ -782,7 +1181,7 @@ class SweepStore:
             "created": _now(),
             "updated": _now(),
             "spec_source": spec.source,
-            "spec_text": source.read_text(encoding="utf-8") if source.is_file() else None,
+            "spec_text": spec_text,
             "spec": spec.model_dump(mode="json"),
             "base_scenario": plan.base.model_dump(mode="json"),
             "parameters": [parameter.describe() for parameter in plan.parameters],
@@ -798,11 +1197,6 @@ class SweepStore:
     def _check_same(self, plan: SweepPlan, digest: str) -> None:
         stored = self.manifest
         where = self.directory
-        if stored.get("format") != STORE_FORMAT:
-            raise SweepError(
-                f"{where}: written in store format {stored.get('format')}, this "
-                f"version reads format {STORE_FORMAT}; use a new --out directory"
-            )
         if (
             stored.get("spec_hash") == digest
             and stored.get("package_version") == _package_version()
@@ -855,53 +1249,101 @@ class SweepStore:
             temp.unlink(missing_ok=True)
 
     def _reconcile(self) -> None:
-        """Chunk status from the files: done when the file holds the expected rows."""
-        import pyarrow.parquet as pq
-
+        """Chunk status from the files: done only when the file's SHA-256 matches the record.
+        A damaged, swapped or unrecorded file is deleted (with a warning) and recomputed."""
         for key, chunk in self.manifest["chunks"].items():
-            path = self.directory / chunk["file"]
+            path = self.chunk_dir / f"{key}.parquet"
             done = False
             if path.exists():
-                try:
-                    done = pq.read_metadata(path).num_rows == chunk["deals"]
-                except (OSError, ValueError):
-                    done = False
+                recorded = chunk.get("sha256") if chunk["status"] == "done" else None
+                done = recorded is not None and sha256_of(path.read_bytes()) == recorded
                 if not done:
+                    why = (
+                        "its content differs from the SHA-256 in the manifest"
+                        if recorded
+                        else "not recorded as done"
+                    )
+                    self.warn(f"{path}: {why}; recomputing it")
                     path.unlink()
             if done:
-                chunk["status"] = "done"
                 chunk.pop("error", None)
             elif chunk["status"] == "done":
                 chunk["status"] = "pending"
-            self.manifest["chunks"][key] = chunk
+                chunk.pop("sha256", None)
+
+    def _repair(self, plan: SweepPlan, digest: str) -> None:
+        """Adopt every chunk file that verifies against the plan (its label, spec hash, model
+        fingerprint, every page checksum and exactly its rows); delete the others. A file
+        computed for another spec or model refuses the repair before anything is deleted."""
+        found = [(slot, self.chunk_dir / slot.file_name) for slot in plan.slots()]
+        found = [(slot, path, path.read_bytes()) for slot, path in found if path.exists()]
+        fingerprint = model_fingerprint()
+        for _slot, path, data in found:
+            stamp = chunk_stamp(data)
+            if stamp is not None and (stamp.get(META_SPEC), stamp.get(META_MODEL)) not in (
+                (digest, fingerprint),
+                (None, None),
+            ):
+                raise SweepError(
+                    f"{path}: computed for another spec or other model code; --repair needs the "
+                    f"spec that produced {self.directory} and the same model version (nothing "
+                    "was changed)"
+                )
+        adopted = 0
+        for slot, path, data in found:
+            problem = chunk_problem(data, slot, digest, fingerprint, full=True)
+            if problem is None:
+                self.manifest["chunks"][slot.key].update(
+                    status="done", sha256=sha256_of(data), rows=slot.n_deals
+                )
+                adopted += 1
+            else:
+                self.warn(f"{path}: {problem}; recomputing it")
+                path.unlink()
+        self.warn(
+            f"{self.manifest_path}: rebuilt from the spec; {adopted} of {len(found)} chunk "
+            "files verified and kept"
+        )
 
     # writing -----------------------------------------------------------------------------
     def done_keys(self) -> set[str]:
         return {key for key, chunk in self.manifest["chunks"].items() if chunk["status"] == "done"}
 
-    def check(self, result: ChunkResult) -> str | None:
-        """Why a computed chunk may not be stored (None when it may)."""
-        chunk = self.manifest["chunks"][result.key]
-        if result.model != self.manifest["model_fingerprint"]:
+    def check(self, task: ChunkTask, result: ChunkResult) -> str | None:
+        """Why a worker's result for ``task`` may not be stored (None when it may): it must come
+        from the same model code and hold exactly the task's chunk. The chunk's name comes
+        from the task the runner sent, never from the reply."""
+        fingerprint = self.manifest["model_fingerprint"]
+        if result.model != fingerprint:
             return (
                 f"the worker runs different model code (fingerprint {result.model}, the "
-                f"runner's is {self.manifest['model_fingerprint']}); install the same "
-                "version everywhere"
+                f"runner's is {fingerprint}); install the same version everywhere"
             )
-        if result.rows != chunk["deals"]:
-            return f"{result.rows} rows, expected {chunk['deals']}"
-        return None
+        if not isinstance(result.payload, bytes):
+            return "the worker's result holds no Parquet bytes"
+        problem = chunk_problem(result.payload, task.slot, task.spec_hash or None, fingerprint)
+        return None if problem is None else f"the worker's result {problem}"
 
-    def write_chunk(self, result: ChunkResult) -> None:
-        chunk = self.manifest["chunks"][result.key]
-        _write_atomic(self.directory / chunk["file"], result.payload)
-        chunk.update(status="done", rows=result.rows, seconds=round(result.seconds, 3))
+    def write_chunk(self, task: ChunkTask, result: ChunkResult) -> None:
+        """Record the chunk's hash in the journal, then rename its file into place."""
+        digest = sha256_of(result.payload)
+        seconds = round(float(result.seconds), 3)
+        if self._journal is None:
+            self._journal = open(self.journal_path, "a", encoding="utf-8")  # noqa: SIM115 - closed in close()
+        line = {"key": task.key, "sha256": digest, "rows": task.n_deals, "seconds": seconds}
+        self._journal.write(json.dumps(line) + "\n")
+        self._journal.flush()
+        _write_atomic(self.chunk_dir / task.file_name, result.payload)
+        chunk = self.manifest["chunks"][task.key]
+        chunk.update(status="done", sha256=digest, rows=task.n_deals, seconds=seconds)
         chunk.pop("error", None)
         self._dirty = True
         self.save()
 
     def mark_failed(self, key: str, error: str) -> None:
-        self.manifest["chunks"][key].update(status="failed", error=error)
+        chunk = self.manifest["chunks"][key]
+        chunk.update(status="failed", error=error)
+        chunk.pop("sha256", None)
         self._dirty = True
         self.save(force=True)
 
@@ -915,6 +1357,10 @@ class SweepStore:
         _write_atomic(self.manifest_path, text.encode("utf-8"))
         self._last_save = now
         self._dirty = False
+
+
+def _warn(message: str) -> None:
+    warnings.warn(message, SweepWarning, stacklevel=3)
 
 
 # --------------------------------------------------------------------------------------------
@@ -1099,13 +1545,18 @@ class ProcessExecutor:
 
 
 class DaskExecutor:
-    """Chunks as Dask futures on an existing scheduler (``tcp://HOST:PORT``) or on a
-    LocalCluster of ``workers`` single-threaded processes. Workers need this package
-    installed; only compact Parquet bytes travel back to the runner."""
+    """Chunks as Dask futures on an existing scheduler (``tcp://HOST:PORT``, or ``tls://``
+    with a :class:`distributed.security.Security`) or on a LocalCluster of ``workers``
+    single-threaded processes. Workers need this package installed; only compact Parquet
+    bytes travel back to the runner, but Dask moves them as pickles: a scheduler must be one
+    you control (see docs/reliability.md)."""
 
-    def __init__(self, compute: Compute, scheduler: str | None = None, workers: int = 2):
+    def __init__(
+        self, compute: Compute, scheduler: str | None = None, workers: int = 2, security: Any = None
+    ):
         self.compute = compute
         self.scheduler = scheduler
+        self.security = security
         self.local_workers = workers
         self.cluster: Any = None
         self.client: Any = None
@@ -1131,8 +1582,8 @@ class DaskExecutor:
                     )
                 self.client = Client(self.cluster)
             else:
-                self.client = Client(self.scheduler, timeout="20s")
-        except (OSError, TimeoutError) as error:
+                self.client = Client(self.scheduler, timeout="20s", security=self.security)
+        except (OSError, TimeoutError, ValueError, TypeError) as error:
             self.__exit__()
             target = self.scheduler or "a local Dask cluster"
             raise SweepError(f"cannot connect to {target}: {error}") from None
@@ -1184,6 +1635,66 @@ class DaskExecutor:
             yield task, outcome
             if queue and not self.stopping:
                 submit()
+
+
+SCHEDULER_PROTOCOLS = ("tcp", "tls")
+
+
+def check_scheduler_address(address: str, tls: bool = False) -> None:
+    """Refuse a ``--scheduler`` value that is not ``tcp://HOST:PORT`` or ``tls://HOST:PORT``
+    (``tls://`` exactly when a security file is given)."""
+    match = re.fullmatch(r"(?:(\w+)://)?(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.\-]+):(\d{1,5})", address)
+    protocol = (match.group(1) or "tcp") if match else None
+    if match is None or protocol not in SCHEDULER_PROTOCOLS or not 0 < int(match.group(3)) < 65536:
+        raise SweepError(
+            f"--scheduler {address!r}: not a Dask scheduler address; use tcp://HOST:PORT or, "
+            "with --scheduler-security, tls://HOST:PORT"
+        )
+    if tls and protocol != "tls":
+        raise SweepError(f"--scheduler {address!r}: --scheduler-security needs a tls://HOST:PORT address")
+    if not tls and protocol == "tls":
+        raise SweepError(f"--scheduler {address!r}: a tls:// scheduler needs --scheduler-security FILE")
+
+
+class SchedulerSecurity(_Strict):
+    """A ``--scheduler-security`` file: the TLS files this runner presents to the scheduler
+    (paths relative to the file). Turned into :class:`distributed.security.Security`."""
+
+    ca_file: str = Field(min_length=1)
+    cert_file: str = Field(min_length=1)
+    key_file: str | None = Field(None, min_length=1)
+
+
+def load_scheduler_security(path: str | Path) -> Any:
+    """Read a ``--scheduler-security`` TOML file (``ca_file``, ``cert_file``, optional
+    ``key_file`` when the certificate file lacks the key) into a Dask ``Security`` that
+    requires encryption; missing files are one-line :class:`SweepError` s."""
+    path = Path(path)
+    try:
+        data = read_toml_file(path)
+    except ScenarioError as error:
+        raise SweepError(f"--scheduler-security {error}") from None
+    try:
+        settings = SchedulerSecurity.model_validate(data)
+    except ValidationError as error:
+        raise SweepError(format_validation_error(str(path), error, SchedulerSecurity)) from None
+    files = {}
+    for name in ("ca_file", "cert_file", "key_file"):
+        value = getattr(settings, name)
+        if value is None:
+            continue
+        target = Path(value) if Path(value).is_absolute() else path.parent / value
+        if not target.is_file():
+            raise SweepError(f"{path}: field {name} = {value!r}: no such file ({target})")
+        files[name] = str(target)
+    from distributed.security import Security
+
+    return Security(
+        tls_ca_file=files["ca_file"],
+        tls_client_cert=files["cert_file"],
+        tls_client_key=files.get("key_file"),
+        require_encryption=True,
+    )
 
 
 def default_workers() -> int:
@@ -1240,19 +1751,33 @@ def run_sweep(
     kind: SweepKind = "sweep",
     progress: Callable[[SweepProgress], None] | None = None,
     compute: Compute = compute_chunk,
+    repair: bool = False,
+    security: str | Path | None = None,
+    warn: Callable[[str], None] | None = None,
 ) -> SweepRun:
     """Run (or resume) a sweep into the results directory ``out``.
 
     ``workers``: local processes (default: all cores; 1 runs in this process). ``scheduler``:
-    address of a Dask scheduler; ``dask_local``: start a Dask LocalCluster of ``workers``.
-    Finished chunks are kept whatever happens; rerunning the same call resumes. A failing
-    chunk stops the run with a :class:`SweepError` naming its point.
+    address of a Dask scheduler you control; ``security``: a TOML file naming the TLS CA,
+    certificate and key for it (see :func:`load_scheduler_security`); ``dask_local``: start a
+    Dask LocalCluster of ``workers``. ``repair``: rebuild a missing or damaged manifest from
+    the spec and the chunk files that verify. ``warn`` receives what the run repaired on its
+    own (default: :class:`SweepWarning`). Finished chunks are kept whatever happens;
+    rerunning the same call resumes. A failing chunk stops the run with a
+    :class:`SweepError` naming its point.
     """
+    if scheduler is not None and dask_local:
+        raise SweepError("--scheduler and --dask-local exclude each other; choose one")
+    tls = load_scheduler_security(security) if security is not None else None
+    if tls is not None and scheduler is None:
+        raise SweepError("--scheduler-security is for a remote cluster; give --scheduler tls://HOST:PORT too")
+    if scheduler is not None:
+        check_scheduler_address(scheduler, tls is not None)
     if not isinstance(spec, SweepSpec):
         spec = load_sweep_spec(spec, kind)
     plan = plan_sweep(spec, kind)
     started = time.perf_counter()
-    with SweepStore.open_for_run(out, plan) as store:
+    with SweepStore.open_for_run(out, plan, repair=repair, warn=warn) as store:
         tasks = plan.tasks()
         done = store.done_keys()
         pending = [task for task in tasks if task.key not in done]
@@ -1261,7 +1786,7 @@ def run_sweep(
             chunks_left[task.point] += 1
         deals_resumed = sum(t.n_deals for t in tasks if t.key in done)
         n_workers = workers or default_workers()
-        executor = _executor(compute, n_workers, scheduler, dask_local, len(pending))
+        executor = _executor(compute, n_workers, scheduler, dask_local, len(pending), tls)
         status = SweepProgress(
             len(plan.points),
             sum(1 for n in chunks_left.values() if n == 0),
@@ -1280,7 +1805,7 @@ def run_sweep(
                 progress(status)
             for task, outcome in executor.run(pending):
                 if not isinstance(outcome, BaseException):
-                    problem = store.check(outcome)
+                    problem = store.check(task, outcome)
                     outcome = ChunkError(problem) if problem else outcome
                 if isinstance(outcome, BaseException):
                     message = str(outcome)
@@ -1289,7 +1814,7 @@ def run_sweep(
                         failure = (task, outcome if isinstance(outcome, ChunkError) else ChunkError(message))
                     executor.stop()  # finish what is in flight, start nothing new
                     continue
-                store.write_chunk(outcome)
+                store.write_chunk(task, outcome)
                 computed += 1
                 chunks_left[task.point] -= 1
                 status.chunks_done += 1
@@ -1316,12 +1841,17 @@ def run_sweep(
 
 
 def _executor(
-    compute: Compute, workers: int, scheduler: str | None, dask_local: bool, pending: int
+    compute: Compute,
+    workers: int,
+    scheduler: str | None,
+    dask_local: bool,
+    pending: int,
+    security: Any = None,
 ) -> SerialExecutor | ProcessExecutor | DaskExecutor:
     if pending == 0:
         return SerialExecutor(compute)
     if scheduler is not None or dask_local:
-        return DaskExecutor(compute, scheduler, workers)
+        return DaskExecutor(compute, scheduler, workers, security)
     workers = min(workers, max(pending, 1))
     if workers <= 1:
         return SerialExecutor(compute)
@@ -1379,37 +1909,59 @@ class SweepResults:
 
 def load_sweep(directory: str | Path, columns: list[str] | None = None) -> SweepResults:
     """Load a sweep's results directory: the experiments table and the deal rows of every
-    finished chunk (``columns`` limits which deal columns are read)."""
+    finished chunk (``columns`` limits which deal columns are read).
+
+    Every chunk file is checked against the SHA-256 recorded for it and its rows against its
+    place in the sweep; a damaged store raises a one-line :class:`SweepError` saying how to
+    repair it (nothing is loaded from a chunk that does not verify).
+    """
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     directory = Path(directory)
-    manifest_path = directory / MANIFEST_NAME
-    if not manifest_path.exists():
-        raise SweepError(f"{directory}: not a sweep results directory (no {MANIFEST_NAME})")
-    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    if not directory.is_dir():
+        raise SweepError(f"{directory}: no such results directory")
+    manifest = read_manifest(directory)
+    _fold_journal(manifest, read_journal(directory))
+    if columns is not None:
+        unknown = [name for name in columns if name not in CHUNK_COLUMNS]
+        if unknown:
+            raise SweepError(f"columns: unknown {unknown[0]!r}; allowed: {', '.join(CHUNK_COLUMNS)}")
     strategies = list(manifest["strategies"])
     experiments = pd.DataFrame(
         [{"point": p["point"], "seed": p["seed"], **p["values"]} for p in manifest["points"]]
     )
-    wanted = None if columns is None else list(dict.fromkeys(["point", "strategy", "deal", *columns]))
+    if experiments.empty:
+        experiments = pd.DataFrame(columns=["point", "seed"])
+    wanted = None if columns is None else list(dict.fromkeys([*_ID_COLUMNS, *columns]))
+    spec = manifest["spec"]
+    layout = chunk_layout(len(manifest["points"]), strategies, spec["deals_per_point"], spec["chunk_deals"])
     tables, complete = [], True
-    for key in sorted(manifest["chunks"]):
-        chunk = manifest["chunks"][key]
-        path = directory / chunk["file"]
-        if not path.exists():
+    for slot in layout:
+        chunk = manifest["chunks"][slot.key]
+        path = directory / CHUNK_DIR / slot.file_name
+        if chunk["status"] != "done" or not chunk.get("sha256") or not path.exists():
             complete = False
             continue
-        table = pq.read_table(path, columns=wanted)
-        if table.num_rows != chunk["deals"]:
-            complete = False
-            continue
-        tables.append(table)
+        try:
+            data = path.read_bytes()
+        except OSError as error:
+            raise SweepError(f"{path}: cannot be read ({error.strerror or error})") from None
+        problem = "its content differs from the SHA-256 recorded in the manifest"
+        if sha256_of(data) == chunk["sha256"]:
+            table = pq.read_table(pa.BufferReader(data), columns=wanted)
+            problem = rows_problem(table, slot)
+        if problem is not None:
+            raise SweepError(
+                f"{path}: damaged chunk ({problem}); resume the run to recompute it: "
+                f"{_rerun_hint(manifest, directory)}"
+            )
+        tables.append(table.replace_schema_metadata(None))
     if tables:
         deals = pa.concat_tables(tables).to_pandas()
         order = deals["strategy"].map({name: i for i, name in enumerate(strategies)})
         deals = deals.assign(_order=order).sort_values(["point", "_order", "deal"])
         deals = deals.drop(columns="_order").reset_index(drop=True)
     else:
-        deals = pd.DataFrame(columns=wanted or ["point", "strategy", "deal", *COLUMNS])
+        deals = pd.DataFrame(columns=wanted or list(CHUNK_COLUMNS))
     return SweepResults(directory, manifest, experiments, deals, complete)

@@ -26,7 +26,16 @@ from rich.progress import (
 )
 
 from sim.scenario import ScenarioError
-from sim.sweep import SweepError, SweepKind, SweepProgress, SweepRun, load_sweep, run_sweep
+from sim.sweep import (
+    SweepError,
+    SweepKind,
+    SweepProgress,
+    SweepRun,
+    load_sweep,
+    load_sweep_spec,
+    plan_sweep,
+    run_sweep,
+)
 
 console = Console()
 error_console = Console(stderr=True)
@@ -51,6 +60,25 @@ DaskLocalOpt = Annotated[
     bool,
     typer.Option("--dask-local", help="Start a Dask LocalCluster (tries the cluster path on one machine)."),
 ]
+SecurityOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--scheduler-security",
+        help="TOML file naming the TLS ca_file, cert_file (and key_file) for a tls:// --scheduler.",
+        show_default=False,
+    ),
+]
+RepairOpt = Annotated[
+    bool,
+    typer.Option(
+        "--repair",
+        help="Rebuild a missing or damaged manifest.json from the spec and the chunk files that verify.",
+    ),
+]
+CheckOpt = Annotated[
+    bool,
+    typer.Option("--check", help="Validate the spec and show the size of the run; run nothing."),
+]
 
 
 def _fail(message: str) -> None:
@@ -61,6 +89,11 @@ def _fail(message: str) -> None:
 
 def _say(message: str) -> None:
     console.print(message, highlight=False, soft_wrap=True, markup=False)
+
+
+def _warn(message: str) -> None:
+    """What a run repaired on its own (e.g. a damaged chunk it recomputes), on stderr."""
+    error_console.print(f"warning: {message}", highlight=False, soft_wrap=True, markup=False)
 
 
 class _Terminated(KeyboardInterrupt):
@@ -121,7 +154,11 @@ class ProgressBar:
             )
             self.bar.start()
             self.task = self.bar.add_task(
-                self.description, total=status.deals_total, completed=status.deals_done, rate="", points=""
+                escape(self.description),
+                total=status.deals_total,
+                completed=status.deals_done,
+                rate="",
+                points="",
             )
         elapsed = max(time.perf_counter() - self.started, 1e-9)
         rate = (status.deals_done - self.resumed) / elapsed
@@ -138,14 +175,28 @@ class ProgressBar:
 
 
 def _run(
-    spec: Path, out: Path, workers: int | None, scheduler: str | None, dask_local: bool, kind: SweepKind
+    spec: Path,
+    out: Path,
+    workers: int | None,
+    scheduler: str | None,
+    dask_local: bool,
+    kind: SweepKind,
+    security: Path | None = None,
+    repair: bool = False,
 ) -> SweepRun:
-    if scheduler is not None and dask_local:
-        _fail("--scheduler and --dask-local exclude each other; choose one")
     bar = ProgressBar(f"{kind} {spec.stem}")
     try:
         run = run_sweep(
-            spec, out, workers=workers, scheduler=scheduler, dask_local=dask_local, kind=kind, progress=bar
+            spec,
+            out,
+            workers=workers,
+            scheduler=scheduler,
+            dask_local=dask_local,
+            kind=kind,
+            progress=bar,
+            repair=repair,
+            security=security,
+            warn=_warn,
         )
     finally:
         bar.close()
@@ -164,21 +215,40 @@ def _run(
 def sweep(
     spec: SpecArg,
     out: Annotated[
-        Path,
+        Path | None,
         typer.Option("--out", "-o", help="Results directory (created; rerun to resume).", show_default=False),
-    ],
+    ] = None,
     workers: WorkersOpt = None,
     scheduler: SchedulerOpt = None,
     dask_local: DaskLocalOpt = False,
+    scheduler_security: SecurityOpt = None,
+    repair: RepairOpt = False,
+    check: CheckOpt = False,
 ) -> None:
     """Run a sweep spec into a resumable Parquet results directory.
 
     Every point of the spec runs under every strategy on the same deals. Rerunning the same
-    command resumes; a different spec on the same directory is refused.
+    command resumes (damaged chunks are recomputed); a different spec on the same directory
+    is refused.
     """
     with _interruptible():
-        _run(spec, out, workers, scheduler, dask_local, "sweep")
+        if check:
+            _check(spec, "sweep")
+            return
+        if out is None:
+            _fail("--out DIR is required: the results directory to create or resume")
+        _run(spec, out, workers, scheduler, dask_local, "sweep", scheduler_security, repair)
     _say(f"next: buyingsim report {out}")
+
+
+def _check(spec: Path, kind: SweepKind) -> None:
+    """Validate a spec and describe the run it would make."""
+    plan = plan_sweep(load_sweep_spec(spec, kind), kind)
+    chunks = len(plan.slots())
+    _say(
+        f"{spec}: valid; {len(plan.points):,} points x {len(plan.spec.strategies)} strategies x "
+        f"{plan.spec.deals_per_point:,} deals = {plan.deals_total:,} deals in {chunks:,} chunks"
+    )
 
 
 def report(
@@ -199,7 +269,7 @@ def report(
 
     with _interruptible():
         results = load_sweep(directory)
-        chosen = _metric_list(metrics, results.deals.columns)
+        chosen = _metric_list(metrics, [c for c in results.deals.columns if c not in results.parameters])
         if results.deals.empty:
             _fail(f"{directory}: no finished chunks yet; run `buyingsim sweep` first")
         path = write_report(results, out or directory / "report", chosen)
@@ -222,6 +292,9 @@ def sensitivity(
     workers: WorkersOpt = None,
     scheduler: SchedulerOpt = None,
     dask_local: DaskLocalOpt = False,
+    scheduler_security: SecurityOpt = None,
+    repair: RepairOpt = False,
+    check: CheckOpt = False,
 ) -> None:
     """Global sensitivity analysis of outcomes to the spec's parameter ranges (SALib).
 
@@ -232,7 +305,10 @@ def sensitivity(
 
     out = out or Path("output") / f"{spec.stem}-sensitivity"
     with _interruptible():
-        _run(spec, out, workers, scheduler, dask_local, "sensitivity")
+        if check:
+            _check(spec, "sensitivity")
+            return
+        _run(spec, out, workers, scheduler, dask_local, "sensitivity", scheduler_security, repair)
         path, indices = write_sensitivity_report(load_sweep(out), out / "sensitivity")
     main_index = "ST" if "ST" in indices else "mu_star"
     top = indices.sort_values(main_index, ascending=False).groupby(["target", "outcome"], sort=False).head(1)
