@@ -10,13 +10,15 @@ differences on the deals where both strategies purchased (as :meth:`sim.results.
 from __future__ import annotations
 
 import base64
-import html
+import functools
 import io
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import jinja2
 import numpy as np
 import pandas as pd
+from markupsafe import Markup
 
 from sim.results import METRICS, Z95, mean_ci
 
@@ -378,9 +380,32 @@ def figure_png(fig: Any) -> bytes:
     return buffer.getvalue()
 
 
-def embedded_image(png: bytes, alt: str) -> str:
-    data = base64.b64encode(png).decode("ascii")
-    return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{data}">'
+def png_data_uri(png: bytes) -> str:
+    """PNG bytes as a ``data:`` URI, so a report page needs no other files."""
+    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+
+
+def html_table(frame: pd.DataFrame, **options: Any) -> Markup:
+    """A frame as an HTML table whose every cell and header is escaped (pandas escapes them),
+    marked safe for the page templates."""
+    return Markup(frame.to_html(escape=True, **options))
+
+
+@functools.cache
+def _templates() -> jinja2.Environment:
+    """The report templates; autoescape puts every user string through HTML escaping."""
+    return jinja2.Environment(
+        loader=jinja2.DictLoader(TEMPLATES),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+
+def render_page(template: str, **context: Any) -> str:
+    """Render one of :data:`TEMPLATES` with the shared stylesheet."""
+    return _templates().get_template(template).render(css=Markup(REPORT_CSS), **context)
 
 
 # --------------------------------------------------------------------------------------------
@@ -395,6 +420,76 @@ th { background: #f2f2f2; } td:first-child, th:first-child { text-align: left; }
 img { max-width: 100%; } h2 { border-bottom: 1px solid #ddd; margin-top: 2em; }
 .note { color: #555; font-size: 13px; }
 """
+
+
+TEMPLATES = {
+    "page.html": """<!doctype html>
+<html><head><meta charset="utf-8"><title>{% block title %}{% endblock %}</title>
+<style>{{ css }}</style></head>
+<body>
+{% block body %}{% endblock %}
+</body></html>
+""",
+    "report.html": """{% extends "page.html" %}
+{% block title %}{{ name }} sweep report{% endblock %}
+{% block body %}
+<h1>Sweep report: {{ name }}</h1>
+<p>{{ description }}</p>
+<p class="note">{{ n_points }} points x {{ strategies | length }} strategies ({{ strategies | join(", ") }})
+x {{ "{:,}".format(deals_per_point) }} deals; base scenario {{ scenario }}; seed {{ seed }}; sampling
+{{ sampling }}; buying-group-sim {{ version }}; spec hash {{ spec_hash }}.
+{% if not complete %}<b>Incomplete: some chunks are missing; figures cover the finished ones.</b>
+{% endif %}</p>
+<p class="note">Means with 95% confidence intervals (normal approximation). Deal size, regret,
+high-quality deals and high regret are measured over purchases. Strategies meet the same deals
+at each point, so differences are paired. CSVs: <a href="summary.csv">summary.csv</a>,
+<a href="best.csv">best.csv</a>, <a href="wins.csv">wins.csv</a>,
+<a href="experiments.csv">experiments.csv</a>.</p>
+{% if wins_table %}
+<h2>Points won by each strategy</h2>
+<p class="note">A win is clear when the paired 95% CI of the difference to the runner-up excludes zero.</p>
+{{ wins_table }}
+{% endif %}
+{% if best_table %}
+<h2>Best strategy per point</h2>
+<p class="note">Difference = best - runner-up on the same deals (95% CI).</p>
+{{ best_table }}
+{% endif %}
+{% for figure in marginals %}
+<h2>Metrics against {{ figure.parameter }}</h2>
+<p class="note">Deals pooled over the other parameters at each level; bands are 95% CIs.</p>
+<img alt="{{ figure.parameter }}" src="{{ figure.image }}">
+{% endfor %}
+{% for pair in heatmaps %}
+<h2>{{ pair.x }} x {{ pair.y }}</h2>
+{% for figure in pair.images %}
+<img alt="{{ figure.alt }}" src="{{ figure.image }}">
+{% endfor %}
+{% endfor %}
+<h2>All points</h2>
+{{ all_points }}
+{% endblock %}
+""",
+    "sensitivity.html": """{% extends "page.html" %}
+{% block title %}{{ name }} sensitivity{% endblock %}
+{% block body %}
+<h1>Sensitivity analysis: {{ name }}</h1>
+<p>{{ description }}</p>
+<p class="note">{{ method | capitalize }} method, {{ n_points }} points x {{ "{:,}".format(deals_per_point) }}
+deals under {{ strategies | join(", ") }}; parameters: {{ parameters | join(", ") }}. Indices in
+<a href="indices.csv">indices.csv</a>, point outcomes in <a href="point_outcomes.csv">point_outcomes.csv</a>.
+{% if method == "sobol" %} S1: share of outcome variance due to the parameter alone; ST: including
+its interactions (95% bootstrap CIs).{% endif %}
+{% if method == "morris" %} mu*: mean absolute elementary effect (overall influence); sigma: spread
+of effects (non-linearity and interactions).{% endif %}</p>
+{% for section in targets %}
+<h2>{{ section.target }}</h2>
+<img alt="{{ section.target }}" src="{{ section.image }}">
+{{ section.table }}
+{% endfor %}
+{% endblock %}
+""",
+}
 
 
 def parameter_pairs(results: SweepResults, limit: int = 3) -> list[tuple[str, str]]:
@@ -419,28 +514,7 @@ def write_report(results: SweepResults, out: str | Path, metrics: list[str] | No
     wins.to_csv(out / "wins.csv", index=False)
 
     spec = results.manifest["spec"]
-    n_points = len(results.experiments)
-    parts = [
-        f"<h1>Sweep report: {html.escape(results.name)}</h1>",
-        f"<p>{html.escape(spec.get('description', ''))}</p>",
-        "<p class='note'>"
-        f"{n_points} points x {len(results.strategies)} strategies "
-        f"({', '.join(results.strategies)}) x {spec['deals_per_point']:,} deals; base scenario "
-        f"{html.escape(spec['scenario'])}; seed {spec['seed']}; sampling "
-        f"{spec['sampling']['method']}; buying-group-sim "
-        f"{results.manifest['package_version']}; spec hash {results.manifest['spec_hash'][:12]}. "
-        + (
-            ""
-            if results.complete
-            else "<b>Incomplete: some chunks are missing; figures cover the finished ones.</b>"
-        )
-        + "</p>",
-        "<p class='note'>Means with 95% confidence intervals (normal approximation). Deal size, "
-        "regret, high-quality deals and high regret are measured over purchases. Strategies "
-        "meet the same deals at each point, so differences are paired. CSVs: "
-        "<a href='summary.csv'>summary.csv</a>, <a href='best.csv'>best.csv</a>, "
-        "<a href='wins.csv'>wins.csv</a>, <a href='experiments.csv'>experiments.csv</a>.</p>",
-    ]
+    wins_table = None
     if not wins.empty:
         table = wins.pivot_table(
             index="metric", columns="strategy", values="points", fill_value=0, sort=False
@@ -448,12 +522,8 @@ def write_report(results: SweepResults, out: str | Path, metrics: list[str] | No
         clear = wins.pivot_table(index="metric", columns="strategy", values="clear", fill_value=0, sort=False)
         cells = table.astype(int).astype(str) + " (" + clear.astype(int).astype(str) + " clear)"
         cells.index = [label(m) for m in cells.index]
-        parts += [
-            "<h2>Points won by each strategy</h2>",
-            "<p class='note'>A win is clear when the paired 95% CI of the difference to the "
-            "runner-up excludes zero.</p>",
-            cells.to_html(escape=True),
-        ]
+        wins_table = html_table(cells)
+    best_table = None
     if not best.empty:
         shown = best.copy()
         shown["difference"] = (
@@ -473,36 +543,49 @@ def write_report(results: SweepResults, out: str | Path, metrics: list[str] | No
         ]
         shown = shown[[c for c in keep if c in shown.columns]]
         shown["metric"] = shown["metric"].map(label)
-        parts += [
-            "<h2>Best strategy per point</h2>",
-            "<p class='note'>Difference = best - runner-up on the same deals (95% CI).</p>",
-            shown.to_html(index=False, float_format=lambda v: f"{v:.3f}", max_rows=400),
-        ]
-    for parameter in results.parameters:
-        if results.experiments[parameter].nunique() < 2:
-            continue
-        fig = plot_marginal(results, parameter, chosen)
-        parts += [
-            f"<h2>Metrics against {html.escape(parameter)}</h2>",
-            "<p class='note'>Deals pooled over the other parameters at each level; bands are 95% CIs.</p>",
-            embedded_image(figure_png(fig), parameter),
-        ]
-    for x, y in parameter_pairs(results):
-        parts.append(f"<h2>{html.escape(x)} x {html.escape(y)}</h2>")
-        for metric in chosen[:3]:
-            fig = plot_heatmaps(results, x, y, metric)
-            parts.append(embedded_image(figure_png(fig), f"{metric} by {x} and {y}"))
+        best_table = html_table(shown, index=False, float_format=lambda v: f"{v:.3f}", max_rows=400)
+    marginals = [
+        {"parameter": parameter, "image": png_data_uri(figure_png(plot_marginal(results, parameter, chosen)))}
+        for parameter in results.parameters
+        if results.experiments[parameter].nunique() >= 2
+    ]
+    heatmaps = [
+        {
+            "x": x,
+            "y": y,
+            "images": [
+                {
+                    "alt": f"{metric} by {x} and {y}",
+                    "image": png_data_uri(figure_png(plot_heatmaps(results, x, y, metric))),
+                }
+                for metric in chosen[:3]
+            ],
+        }
+        for x, y in parameter_pairs(results)
+    ]
     wide = summary.copy()
     wide["value"] = [_ci_text(r.mean, r.ci_low, r.ci_high) for r in wide.itertuples()]
     wide["metric"] = wide["metric"].map(label)
-    parts += [
-        "<h2>All points</h2>",
-        wide.drop(columns=["mean", "ci_low", "ci_high", "over"]).to_html(index=False, max_rows=600),
-    ]
-    document = (
-        "<!doctype html><html><head><meta charset='utf-8'>"
-        f"<title>{html.escape(results.name)} sweep report</title>"
-        f"<style>{REPORT_CSS}</style></head><body>{''.join(parts)}</body></html>"
+    document = render_page(
+        "report.html",
+        name=results.name,
+        description=spec.get("description", ""),
+        n_points=len(results.experiments),
+        strategies=results.strategies,
+        deals_per_point=spec["deals_per_point"],
+        scenario=spec["scenario"],
+        seed=spec["seed"],
+        sampling=spec["sampling"]["method"],
+        version=results.manifest["package_version"],
+        spec_hash=results.manifest["spec_hash"][:12],
+        complete=results.complete,
+        wins_table=wins_table,
+        best_table=best_table,
+        marginals=marginals,
+        heatmaps=heatmaps,
+        all_points=html_table(
+            wide.drop(columns=["mean", "ci_low", "ci_high", "over"]), index=False, max_rows=600
+        ),
     )
     path = out / "index.html"
     path.write_text(document, encoding="utf-8")

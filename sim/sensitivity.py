@@ -11,7 +11,6 @@ which tells which buyer conditions drive one strategy's advantage.
 
 from __future__ import annotations
 
-import html
 import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -19,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from sim.analysis import _values, embedded_image, figure_png, label, subset
+from sim.analysis import _values, figure_png, html_table, label, png_data_uri, render_page, subset
 
 if TYPE_CHECKING:
     from sim.sweep import Parameter, SweepResults, SweepSpec
@@ -107,7 +106,9 @@ def analyse(results: SweepResults) -> pd.DataFrame:
     """
     design = results.manifest.get("design") or {}
     if "method" not in design:
-        raise ValueError(f"{results.directory}: not a sensitivity run (run `buyingsim sensitivity`)")
+        from sim.sweep import SweepError
+
+        raise SweepError(f"{results.directory}: not a sensitivity run (run `buyingsim sensitivity`)")
     spec = results.manifest["spec"]
     settings = spec.get("sensitivity") or {}
     outcomes = settings.get("outcomes") or spec["outcomes"]
@@ -212,44 +213,29 @@ def write_sensitivity_report(results: SweepResults, out: str | Path) -> tuple[Pa
     flat.columns = [f"{target}:{outcome}" for target, outcome in flat.columns]
     results.experiments.join(flat.reset_index(drop=True)).to_csv(out / "point_outcomes.csv", index=False)
     method = results.manifest["design"]["method"]
-    parts = [
-        f"<h1>Sensitivity analysis: {html.escape(results.name)}</h1>",
-        f"<p>{html.escape(spec.get('description', ''))}</p>",
-        f"<p class='note'>{method.capitalize()} method, {len(results.experiments)} points x "
-        f"{spec['deals_per_point']:,} deals under {', '.join(results.strategies)}; "
-        f"parameters: {', '.join(results.parameters)}. Indices in "
-        "<a href='indices.csv'>indices.csv</a>, point outcomes in "
-        "<a href='point_outcomes.csv'>point_outcomes.csv</a>."
-        + (
-            ""
-            if method != "sobol"
-            else " S1: share of outcome variance due to the "
-            "parameter alone; ST: including its interactions (95% bootstrap CIs)."
-        )
-        + (
-            ""
-            if method != "morris"
-            else " mu*: mean absolute elementary effect (overall "
-            "influence); sigma: spread of effects (non-linearity and interactions)."
-        )
-        + "</p>",
-    ]
-    from sim.analysis import REPORT_CSS
-
+    targets = []
     for target in dict.fromkeys(indices["target"]):
         png = figure_png(plot_indices(indices, target))
         name = "sensitivity-" + "".join(c if c.isalnum() else "_" for c in target) + ".png"
         (out / name).write_bytes(png)
         shown = indices[indices["target"] == target].drop(columns="target")
-        parts += [
-            f"<h2>{html.escape(target)}</h2>",
-            embedded_image(png, target),
-            shown.to_html(index=False, float_format=lambda v: f"{v:.3f}"),
-        ]
-    document = (
-        "<!doctype html><html><head><meta charset='utf-8'>"
-        f"<title>{html.escape(results.name)} sensitivity</title>"
-        f"<style>{REPORT_CSS}</style></head><body>{''.join(parts)}</body></html>"
+        targets.append(
+            {
+                "target": target,
+                "image": png_data_uri(png),
+                "table": html_table(shown, index=False, float_format=lambda v: f"{v:.3f}"),
+            }
+        )
+    document = render_page(
+        "sensitivity.html",
+        name=results.name,
+        description=spec.get("description", ""),
+        method=method,
+        n_points=len(results.experiments),
+        deals_per_point=spec["deals_per_point"],
+        strategies=results.strategies,
+        parameters=results.parameters,
+        targets=targets,
     )
     path = out / "index.html"
     path.write_text(document, encoding="utf-8")

@@ -195,3 +195,73 @@ def test_sensitivity_command_writes_indices(tmp_path):
     assert "most influential" in result.stdout
     assert (out / "sensitivity" / "index.html").read_text().count("data:image/png") == 3
     assert len(load_sweep(out).experiments) == 2 * (2 + 1)  # Morris: N (D + 1) points
+
+
+HOSTILE = "<img src=x onerror=alert(1)>"
+
+
+def test_report_escapes_every_user_string(tmp_path):
+    """Strategy, parameter, spec, description and scenario names reach the page as text."""
+    folder = tmp_path / "a[" / "x] <b>dir</b>"  # the path holds "[/x]"
+    folder.mkdir(parents=True)
+    (folder / "odd.toml").write_text(
+        'extends = "baseline"\n'
+        f'[strategies."{HOSTILE}"]\nmeeting_time = 2.0\n'
+    )
+    spec = folder / "[bogus style].toml"
+    spec.write_text(
+        'name = "<script>alert(2)</script>"\n'
+        'description = "<i>described</i> & more"\n'
+        'scenario = "odd.toml"\nseed = 1\ndeals_per_point = 256\nchunk_deals = 256\n'
+        f'strategies = ["seller_led", "{HOSTILE}"]\n'
+        '[overrides]\n"simulation.horizon_weeks" = 12\n'
+        '[uncertainties."<u>conflict</u>"]\nfield = "conflict_level"\nvalues = [0.2, 0.8]\n'
+    )
+    out = folder / "out"
+    result = runner.invoke(app, ["sweep", str(spec), "--out", str(out), "--workers", "1"])
+    assert result.exit_code == 0, result.output  # no MarkupError from "[/x]" either
+    assert "a[/x] <b>dir</b>" in result.stdout
+    assert "sweep [bogus style]" in result.stderr  # the progress bar shows the name as text
+    assert str(out) in result.stdout
+    result = runner.invoke(app, ["report", str(out)])
+    assert result.exit_code == 0, result.output
+    page = (out / "report" / "index.html").read_text()
+    for raw in (HOSTILE, "<script>alert(2)", "<i>described", "<u>conflict", "<b>dir"):
+        assert raw not in page
+    assert "&lt;img src=x onerror=alert(1)&gt;" in page
+    assert "&lt;script&gt;alert(2)&lt;/script&gt; sweep report" in page
+    assert "&lt;i&gt;described&lt;/i&gt; &amp; more" in page
+    assert page.count("&lt;u&gt;conflict&lt;/u&gt;") >= 2  # heading and table header
+    assert "<script" not in page and "onerror=" not in page.replace("onerror=alert(1)&gt;", "")
+
+
+def test_scheduler_mistakes_are_one_line(spec_file, tmp_path):
+    out = tmp_path / "o"
+    line = one_line_error(runner.invoke(app, ["sweep", str(spec_file), "--out", str(out),
+                                              "--scheduler", "not a url"]))
+    assert "--scheduler 'not a url': not a Dask scheduler address" in line
+    line = one_line_error(runner.invoke(app, ["sweep", str(spec_file), "--out", str(out),
+                                              "--scheduler", "tls://h:8786",
+                                              "--scheduler-security", str(tmp_path / "no.toml")]))
+    assert "no.toml: no such file" in line
+    assert not out.exists()  # refused before the results directory is made
+
+
+def test_check_validates_without_running(spec_file, tmp_path):
+    result = runner.invoke(app, ["sweep", str(spec_file), "--check"])
+    assert result.exit_code == 0, result.output
+    assert f"valid; 4 points x 3 strategies x 256 deals = {4 * 3 * 256:,} deals in {CHUNKS}" \
+        " chunks" in result.stdout
+    line = one_line_error(runner.invoke(app, ["sweep", str(spec_file)]))
+    assert "--out DIR is required" in line
+
+
+def test_sensitivity_on_a_damaged_store_is_one_line(tmp_path):
+    spec = tmp_path / "sens.toml"
+    spec.write_text(SENSITIVITY)
+    out = tmp_path / "sens"
+    out.mkdir()
+    (out / "chunks").mkdir()
+    (out / "manifest.json").write_text("{}")
+    line = one_line_error(runner.invoke(app, ["sensitivity", str(spec), "--out", str(out)]))
+    assert "damaged manifest" in line and f"buyingsim sensitivity SPEC --out {out} --repair" in line

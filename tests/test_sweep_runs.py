@@ -245,3 +245,23 @@ def stale_worker(task: ChunkTask) -> ChunkResult:
     """A worker with another version of the model installed."""
     result = compute_chunk(task)
     return ChunkResult(result.key, result.payload, result.rows, result.seconds, "old-model")
+
+
+def test_a_run_starting_at_the_same_instant_is_told_the_directory_is_in_use(spec_file, tmp_path):
+    """The other run has just created the directory and taken its lock, but written no
+    manifest yet: the lock, not the contents, decides."""
+    import fcntl
+
+    out = tmp_path / "race"
+    (out / CHUNK_DIR).mkdir(parents=True)
+    with open(out / ".lock", "a+") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        held.write("4242")
+        held.flush()
+        with pytest.raises(SweepError, match=r"another run \(pid 4242\) is writing"):
+            run_sweep(spec_file, out, workers=1)
+    # Once the lock is free, the leftovers of a run that never finished a chunk are no obstacle.
+    plan = plan_sweep(load_sweep_spec(spec_file))
+    with SweepStore.open_for_run(out, plan) as store:
+        assert store.done_keys() == set()
+    assert (out / MANIFEST_NAME).exists()

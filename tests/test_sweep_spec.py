@@ -3,6 +3,7 @@ points (grid, Latin hypercube, Sobol, SALib) with seeds that do not depend on ex
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +12,8 @@ import pytest
 from sim.sweep import (
     SweepError,
     apply_point,
+    check_scheduler_address,
+    load_scheduler_security,
     load_sweep_spec,
     parse_sweep_spec,
     plan_sweep,
@@ -136,6 +139,24 @@ SPEC_ERRORS = [
     ({"scenario": "nowhere"}, "no such scenario file"),
     ({"overrides": {"behaviour.stubbornness": 3}},
      "field behaviour.stubbornness = 3: Input should be less than or equal to 1"),
+    # names that would collide with the results tables' own columns
+    ({"uncertainties": {"seed": {"field": "conflict_level", "values": [0.2]}}},
+     "uncertainty name 'seed' is taken by a results column"),
+    ({"uncertainties": {"strategy": {"field": "conflict_level", "values": [0.2]}}},
+     "Reserved: point, seed, strategy, deal"),
+    ({"uncertainties": {"point": {"field": "conflict_level", "values": [0.2]}}}, "'point' is taken"),
+    ({"uncertainties": {"regret": {"field": "conflict_level", "values": [0.2]}}},
+     "'regret' is taken by a results column"),
+    # sizes: refused from the counts alone, before anything is built
+    ({"uncertainties": {f"u{i}": {"field": "conflict_level", "low": 0.0, "high": 1.0, "levels": 1000}
+                        for i in range(3)}},
+     "the design has 1,000,000,000 points (1000 x 1000 x 1000); at most 100,000"),
+    ({"sampling": {"method": "latin_hypercube", "points": 1_000_000},
+      "uncertainties": {"conflict_level": {"low": 0.1, "high": 0.9}}},
+     "field sampling.points = 1000000: Input should be less than or equal to 100000"),
+    ({"deals_per_point": 100_000_000, "chunk_deals": 256},
+     "the sweep would have 781,250 chunk files; at most 300,000"),
+    ({"scenario": "/dev/zero"}, "/dev/zero: is a device, pipe or socket, not a regular file"),
 ]
 
 
@@ -161,6 +182,65 @@ def test_spec_file_problems(tmp_path: Path):
     partial.write_text('scenario = "baseline"\n')
     with pytest.raises(SweepError, match="field deals_per_point is required"):
         load_sweep_spec(partial)
+
+
+def test_sensitivity_sizes_are_bounded():
+    uncertainties = {f"u{i}": {"field": "conflict_level", "low": 0.1, "high": 0.9} for i in range(40)}
+    started = time.perf_counter()
+    with pytest.raises(SweepError, match=r"the design has 2,752,512 points \(sobol: samples 65536 x 42\)"):
+        spec_of(uncertainties=uncertainties, sensitivity={"method": "sobol", "samples": 65536},
+                kind="sensitivity")
+    with pytest.raises(SweepError, match=r"morris: samples 4000 x 41"):
+        spec_of(uncertainties=uncertainties, sensitivity={"method": "morris", "samples": 4000},
+                kind="sensitivity")
+    assert time.perf_counter() - started < 5
+
+
+def test_spec_files_are_read_safely(tmp_path: Path):
+    with pytest.raises(SweepError, match="/dev/zero: is a device, pipe or socket"):
+        load_sweep_spec("/dev/zero")
+    with pytest.raises(SweepError, match="is a directory"):
+        load_sweep_spec(tmp_path)
+    huge = tmp_path / "huge.toml"
+    huge.write_text("deals_per_point = 1\n" + "#" * 2_000_000)
+    with pytest.raises(SweepError, match="huge.toml: larger than"):
+        load_sweep_spec(huge)
+
+
+@pytest.mark.parametrize("address, message", [
+    ("not a url", "not a Dask scheduler address"),
+    ("http://host:8786", "not a Dask scheduler address"),
+    ("tcp://host:99999", "not a Dask scheduler address"),
+    ("tls://host:8786", "a tls:// scheduler needs --scheduler-security"),
+])
+def test_scheduler_addresses_are_checked(address, message):
+    with pytest.raises(SweepError, match=message):
+        check_scheduler_address(address)
+    check_scheduler_address("tcp://10.0.0.5:8786")
+    check_scheduler_address("[::1]:8786")
+    check_scheduler_address("tls://sched.example:8786", tls=True)
+
+
+def test_scheduler_security_file(tmp_path: Path):
+    for name in ("ca.pem", "client.pem", "client.key"):
+        (tmp_path / name).write_text("-----BEGIN-----\n")
+    good = tmp_path / "tls.toml"
+    good.write_text('ca_file = "ca.pem"\ncert_file = "client.pem"\nkey_file = "client.key"\n')
+    security = load_scheduler_security(good)
+    assert security.require_encryption
+    assert security.tls_ca_file == str(tmp_path / "ca.pem")
+    assert security.tls_client_cert == str(tmp_path / "client.pem")
+    assert security.tls_client_key == str(tmp_path / "client.key")
+    missing = tmp_path / "missing.toml"
+    missing.write_text('ca_file = "nowhere.pem"\ncert_file = "client.pem"\n')
+    with pytest.raises(SweepError, match=r"missing.toml: field ca_file = 'nowhere.pem': no such file"):
+        load_scheduler_security(missing)
+    typo = tmp_path / "typo.toml"
+    typo.write_text('ca = "ca.pem"\ncert_file = "client.pem"\n')
+    with pytest.raises(SweepError, match=r"typo.toml: field ca_file is required"):
+        load_scheduler_security(typo)
+    with pytest.raises(SweepError, match="no such file"):
+        load_scheduler_security(tmp_path / "absent.toml")
 
 
 def test_scenario_path_is_relative_to_the_spec(tmp_path: Path):
