@@ -1577,6 +1577,7 @@ class DaskExecutor:
                         n_workers=self.local_workers,
                         threads_per_worker=1,
                         processes=True,
+                        host="127.0.0.1",
                         dashboard_address=None,
                         silence_logs=logging.ERROR,
                     )
