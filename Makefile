@@ -20,7 +20,7 @@ $(STAMP): pyproject.toml constraints.txt
 
 $(CHROMIUM):
 	$(SUDO) apt-get update -qq
-	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium
+	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends chromium
 
 ## run: create the environment and compare the three strategies on the default scenario
 run: $(STAMP)

@@ -13,6 +13,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
+
 from sim.engine import DEFAULT_CHUNK_SIZE, simulate_frame
 from sim.results import Results, compare_strategies
 from sim.scenario import Scenario, ScenarioError, load_scenario
@@ -22,15 +24,34 @@ from sim.sweep import load_sweep
 __version__ = "0.1.0"
 __all__ = [
     "BUILTIN_STRATEGIES",
+    "MAX_IN_MEMORY_DEALS",
     "Results",
     "Scenario",
     "ScenarioError",
     "Strategy",
+    "check_in_memory_deals",
     "compare_strategies",
     "load_scenario",
     "load_sweep",
     "simulate",
 ]
+
+# Deals one call (or one command) holds in memory as a table: about 400 bytes a deal, so the
+# cap is about 2 GB. Sweeps stream chunks to disk and have no such cap.
+MAX_IN_MEMORY_DEALS = 5_000_000
+
+
+def check_in_memory_deals(n_deals: int, what: str = "n_deals") -> int:
+    """``n_deals`` if it is a whole number from 1 to ``MAX_IN_MEMORY_DEALS``; otherwise a
+    one-line ValueError naming ``what`` (a parameter or a command-line flag)."""
+    if isinstance(n_deals, bool) or not isinstance(n_deals, int | np.integer) or n_deals < 1:
+        raise ValueError(f"{what} = {n_deals!r}: must be a whole number of deals, at least 1")
+    if n_deals > MAX_IN_MEMORY_DEALS:
+        raise ValueError(
+            f"{what} = {n_deals:,}: at most {MAX_IN_MEMORY_DEALS:,} deals are held in memory at once; "
+            "run more as a sweep (buyingsim sweep), which streams them to disk"
+        )
+    return int(n_deals)
 
 
 def simulate(
@@ -43,7 +64,8 @@ def simulate(
 ) -> Results:
     """Simulate ``n_deals`` deals of a scenario. ``strategy`` puts every deal under one focal
     strategy; None uses the scenario's strategy mix. The same seed gives the same customers
-    under every strategy, whatever ``chunk_size``."""
+    under every strategy, whatever ``chunk_size``. At most ``MAX_IN_MEMORY_DEALS`` deals."""
+    n_deals = check_in_memory_deals(n_deals)
     if not isinstance(scenario, Scenario):
         scenario = load_scenario(scenario)
     deals = simulate_frame(scenario, n_deals, seed, strategy, chunk_size, progress)

@@ -23,9 +23,8 @@ import pandas as pd
 
 from sim.outcomes import judge
 from sim.research import FIGURE_BY_KEY, FIGURES, figure_table, figure_values
-from sim.scenario import SCENARIO_DIR, Scenario, load_scenario
+from sim.scenario import DEFAULTS_FILE, Scenario, load_scenario, read_toml_file
 
-DEFAULTS_FILE = SCENARIO_DIR / "defaults.toml"
 MISS_CAP = 25.0  # a figure cannot cost more than 5 half-bands squared
 DEGENERATE_PENALTY = 100.0
 DIRECTION_PENALTY = 50.0
@@ -404,11 +403,7 @@ def write_defaults(
     polish_deals: int = 0,
 ) -> Path:
     """Write fitted parameters into the defaults file every bundled scenario extends."""
-    existing = {}
-    if path.exists():
-        import tomllib
-
-        existing = tomllib.loads(path.read_text()).get("behaviour", {})
+    existing = read_toml_file(path).get("behaviour", {}) if path.exists() else {}
     ranges = {p.name: p for p in FREE_PARAMETERS}
     fitted = {
         name: int(round(value)) if name in ranges and ranges[name].integer else round(float(value), 6)

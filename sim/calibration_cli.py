@@ -13,19 +13,30 @@ from rich.table import Table
 
 from sim.calibration import DEFAULTS_FILE, Calibration, write_defaults
 
+MAX_WORKERS = 64  # worker processes; more would only exhaust the machine
+
 
 def register(app: typer.Typer) -> None:
     """Add the calibration commands to the main CLI."""
-    from sim.cli import DelayedProgress, console, error_console, fail, user_errors
+    from sim.cli import (
+        CLI_CHUNK,
+        DelayedProgress,
+        check_deals,
+        console,
+        error_console,
+        fail,
+        shown,
+        user_errors,
+    )
 
     @app.command()
     def calibrate(
         trials: Annotated[int, typer.Option(min=1, help="Completed trials the study should hold.")] = 150,
         deals: Annotated[int, typer.Option("--deals", "-n", min=500, help="Market deals per trial.")] = 4000,
         seed: Annotated[int, typer.Option("--seed", "-s", min=0, help="Simulation and sampler seed.")] = 7,
-        workers: Annotated[int, typer.Option(min=1, help="Worker processes (default: all cores).")] = (
-            multiprocessing.cpu_count()
-        ),
+        workers: Annotated[
+            int, typer.Option(min=1, max=MAX_WORKERS, help="Worker processes (default: all cores).")
+        ] = multiprocessing.cpu_count(),
         storage: Annotated[Path, typer.Option(help="Journal file of the study (resumable).")] = Path(
             "output/calibration/study.journal"
         ),
@@ -34,14 +45,21 @@ def register(app: typer.Typer) -> None:
             typer.Option(min=0, help="Refit judgement parameters on this many deals at the end (0: skip)."),
         ] = 20_000,
         write: Annotated[
-            bool, typer.Option(help=f"Write the best parameters to {DEFAULTS_FILE.name}.")
-        ] = True,
+            bool,
+            typer.Option(
+                "--write",
+                help=f"Write the best parameters to scenarios/{DEFAULTS_FILE.name} (default: only print).",
+            ),
+        ] = False,
     ) -> None:
         """Fit the free behavioural parameters to the research figures (Optuna, resumable).
 
         Rerunning the same command resumes the study in --storage until it holds --trials
-        completed trials; with --write the best parameters go to scenarios/defaults.toml.
+        completed trials. Only with --write do the best parameters replace scenarios/defaults.toml.
         """
+        check_deals(deals)
+        if polish:
+            check_deals(polish, "--polish")
         calibration = Calibration(n_trials=trials, n_deals=deals, seed=seed, workers=workers, storage=storage)
         bar = Progress(
             TextColumn("calibrating"),
@@ -64,8 +82,14 @@ def register(app: typer.Typer) -> None:
                 parameters, objective = calibration.polish(parameters, polish)
             console.print(f"objective {objective:.4f} after refitting judgements on {polish:,} deals")
         if write:
-            path = write_defaults(parameters, objective, trials, deals, seed, polish_deals=polish)
-            console.print(f"wrote {path}")
+            with user_errors():
+                path = write_defaults(parameters, objective, trials, deals, seed, polish_deals=polish)
+            console.print(f"wrote {shown(path)}")
+        else:
+            console.print(
+                f"not written: the fit would replace {shown(DEFAULTS_FILE)}; rerun the same command "
+                "with --write to write it (the study resumes from --storage, so finished trials are kept)"
+            )
 
     @app.command()
     def validate(
@@ -80,36 +104,51 @@ def register(app: typer.Typer) -> None:
             "output/replication"
         ),
     ) -> None:
-        """Print the replication table: each research figure, its band, the simulated value
-        with a 95% CI (bootstrap) and pass/miss; write Markdown and HTML versions."""
-        from sim.replication import formatted, replicate, write_report
+        """Print the replication table: each research figure, its band, the simulated value with
+        a 95% CI (bootstrap) and pass/miss; write Markdown and HTML versions."""
+        from sim.replication import BOOTSTRAP_SAMPLES, formatted, replicate, write_report
+        from sim.research import FIGURES
 
         try:
             extra = [int(s) for s in robustness.split(",") if s.strip()]
         except ValueError:
-            fail(f"--robustness {robustness!r}: give comma-separated integer seeds, e.g. 1,2,3")
+            extra = [-1]
+        if any(s < 0 for s in extra):
+            fail(f"--robustness {robustness!r}: give comma-separated non-negative integer seeds, e.g. 1,2,3")
         total = deals * (1 + len(extra))
-        progress = DelayedProgress(total, "market")
+        check_deals(total, f"--deals times {1 + len(extra)} seeds")
+        progress = DelayedProgress(total, "simulating market")
+        bootstrap = progress.stage(len(FIGURES) * BOOTSTRAP_SAMPLES, "bootstrap 95% CIs", "resamples")
         started = time.perf_counter()
         try:
             with user_errors():
-                replication = replicate("market", deals, seed, extra, progress=progress)
+                replication = replicate(
+                    "market",
+                    deals,
+                    seed,
+                    extra,
+                    progress=progress,
+                    bootstrap_progress=bootstrap,
+                    chunk_size=CLI_CHUNK,
+                )
         finally:
             progress.close()
-        table = Table(title=f"Replication of the research figures: {replication.summary()}")
+        table = Table(title=shown(f"Replication of the research figures: {replication.summary()}"))
         frame = formatted(replication)
         for column in frame.columns:
-            table.add_column(column, justify="left" if column == "figure" else "right")
+            table.add_column(shown(column), justify="left" if column == "figure" else "right")
         for row in frame.itertuples(index=False):
             style = None if row.result == "pass" else "bold red"
-            table.add_row(*[str(value) for value in row], style=style)
+            table.add_row(*[shown(value) for value in row], style=style)
         console.print(table)
         with user_errors():
             markdown, html_path = write_report(replication, out)
-        console.print(f"wrote {markdown} and {html_path} ({time.perf_counter() - started:.0f} s)")
+        console.print(
+            f"wrote {shown(markdown)} and {shown(html_path)} ({time.perf_counter() - started:.0f} s)"
+        )
         if not replication.table["pass"].all():
             missed = ", ".join(replication.table.index[~replication.table["pass"]])
-            error_console.print(f"figures outside their bands: {missed}")
+            error_console.print(f"figures outside their bands: {shown(missed)}")
             raise typer.Exit(1)
 
 

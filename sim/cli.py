@@ -1,29 +1,76 @@
 """Command line: ``buyingsim run|compare|scenarios``.
 
-User mistakes (bad scenario, unknown strategy, unwritable output) print one line on stderr
-and exit with code 2; no traceback.
+User mistakes (bad scenario, unknown strategy, bad flag, unwritable output) print one line on
+stderr and exit with code 2; no traceback. User text (paths, names, descriptions) is escaped
+before Rich prints it, so ``[/x]`` in a file name is shown, not parsed as markup.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import pandas as pd
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.markup import escape
+from rich.progress import (
+    BarColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
+from typer._click import Context  # typer bundles its own click; its errors are these classes
+from typer._click.exceptions import NoArgsIsHelpError, UsageError
+from typer.core import TyperGroup
 
-from sim import simulate
+from sim import check_in_memory_deals, simulate
 from sim.results import HEADLINE, METRICS, PERCENT_METRICS, Results, compare_strategies
-from sim.scenario import SCENARIO_DIR, Scenario, ScenarioError, load_scenario
+from sim.scenario import SCENARIO_DIR, Scenario, ScenarioError, bundled_scenarios, load_scenario
+
+
+def shown(text: object) -> str:
+    """User text made safe to print with Rich: markup escaped, and control characters (line
+    breaks, terminal escapes) written as backslash escapes so that it stays on one line."""
+    plain = "".join(
+        char if char.isprintable() else char.encode("unicode_escape").decode("ascii") for char in str(text)
+    )
+    return escape(plain)
+
+
+class OneLineUsageErrors(TyperGroup):
+    """Usage mistakes (unknown flag, value out of range, missing argument) as one line on
+    stderr with exit code 2, like every other user mistake; help requests pass through."""
+
+    def make_context(self, *args: Any, **kwargs: Any) -> Context:
+        with _one_line_usage_errors():
+            return super().make_context(*args, **kwargs)
+
+    def invoke(self, ctx: Context) -> Any:
+        with _one_line_usage_errors():
+            return super().invoke(ctx)
+
+
+@contextmanager
+def _one_line_usage_errors() -> Iterator[None]:
+    try:
+        yield
+    except NoArgsIsHelpError:
+        raise
+    except UsageError as error:
+        command = error.ctx.command_path if error.ctx is not None else "buyingsim"
+        fail(f"{command}: {error.format_message()} (see {command} --help)")
+
 
 app = typer.Typer(
+    cls=OneLineUsageErrors,
     add_completion=False,
     no_args_is_help=True,
     help="Simulate B2B buying groups looping through the six buying jobs, and compare how "
@@ -43,13 +90,14 @@ SeedOpt = Annotated[int, typer.Option("--seed", "-s", min=0, help="Seed: fixes e
 
 
 def fail(message: str) -> None:
-    """Print a one-line error and exit with code 2."""
-    error_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    """Print a one-line error (user text escaped) and exit with code 2."""
+    error_console.print(f"[bold red]error:[/] {shown(message)}", highlight=False, soft_wrap=True)
     raise typer.Exit(2)
 
 
 @contextmanager
 def user_errors() -> Iterator[None]:
+    """Turn a user mistake raised inside (bad scenario, value or file) into ``fail``."""
     try:
         yield
     except ScenarioError as error:
@@ -59,32 +107,66 @@ def user_errors() -> Iterator[None]:
 
 
 class DelayedProgress:
-    """A progress bar that appears only once work has taken longer than about two seconds."""
+    """One progress display for a whole command, shown once the work has taken longer than
+    about two seconds. Each stage (simulating deals, bootstrapping CIs) is one row counted in
+    its own unit; rows of later stages show 0 done until they start, so the display is honest
+    about what remains. Calling the object advances the first stage."""
 
-    def __init__(self, total: int, description: str):
-        self.total, self.description = total, description
-        self.started = time.perf_counter()
-        self.done = 0
+    def __init__(self, total: int, description: str, unit: str = "deals"):
+        self.created = time.perf_counter()
         self.bar: Progress | None = None
+        self.stages: list[dict[str, Any]] = []
+        self.tasks: list[TaskID] = []
+        self._first = self.stage(total, description, unit)
+
+    def stage(self, total: int, description: str, unit: str) -> Callable[[int], None]:
+        """Add a row; the returned callable advances it by the units just finished."""
+        index = len(self.stages)
+        self.stages.append(
+            {"total": total, "description": shown(description), "unit": unit, "done": 0, "started": None}
+        )
+        if self.bar is not None:
+            self.tasks.append(self._add_task(self.stages[index]))
+        return lambda finished: self._advance(index, finished)
 
     def __call__(self, finished: int) -> None:
-        self.done += finished
-        if self.bar is None and time.perf_counter() - self.started > PROGRESS_AFTER_SECONDS:
+        self._first(finished)
+
+    def _add_task(self, stage: dict[str, Any]) -> TaskID:
+        assert self.bar is not None
+        return self.bar.add_task(
+            stage["description"], total=stage["total"], unit=stage["unit"], rate="", elapsed=""
+        )
+
+    def _advance(self, index: int, finished: int) -> None:
+        now = time.perf_counter()
+        stage = self.stages[index]
+        if stage["started"] is None:
+            # A stage started when the one before it ended (or when the command started).
+            previous = self.stages[index - 1] if index else None
+            stage["started"] = previous.get("ended", now) if previous else self.created
+        stage["done"] += finished
+        if stage["done"] >= stage["total"]:
+            stage["ended"] = now
+        if self.bar is None and now - self.created > PROGRESS_AFTER_SECONDS:
             self.bar = Progress(
                 TextColumn("{task.description}"),
                 BarColumn(),
-                TextColumn("{task.completed:,}/{task.total:,} deals"),
+                TextColumn("{task.completed:,}/{task.total:,} {task.fields[unit]}"),
                 TextColumn("{task.fields[rate]}"),
-                TimeElapsedColumn(),
+                TextColumn("{task.fields[elapsed]}"),
                 TimeRemainingColumn(),
                 console=error_console,
                 transient=True,
             )
             self.bar.start()
-            self.task = self.bar.add_task(self.description, total=self.total, rate="")
+            self.tasks = [self._add_task(each) for each in self.stages]
         if self.bar is not None:
-            rate = self.done / max(time.perf_counter() - self.started, 1e-9)
-            self.bar.update(self.task, completed=self.done, rate=f"{rate:,.0f} deals/s")
+            for task, each in zip(self.tasks, self.stages, strict=True):
+                elapsed = (each.get("ended", now) - each["started"]) if each["started"] is not None else 0
+                rate = f"{each['done'] / elapsed:,.0f} {each['unit']}/s" if elapsed > 0 else ""
+                shown_elapsed = str(dt.timedelta(seconds=int(elapsed))) if each["started"] is not None else ""
+                self.bar.update(task, completed=each["done"], rate=rate, elapsed=shown_elapsed)
 
     def close(self) -> None:
         if self.bar is not None:
@@ -123,6 +205,12 @@ def _run(
         return simulate(scenario, deals, seed, strategy, chunk_size=CLI_CHUNK, progress=progress)
 
 
+def check_deals(total: int, flag: str = "--deals") -> None:
+    """Refuse at once a command that would hold more deals in memory than the cap."""
+    with user_errors():
+        check_in_memory_deals(total, flag)
+
+
 def _save(results: Results | list[Results], out: Path | None) -> None:
     if out is None:
         return
@@ -133,7 +221,7 @@ def _save(results: Results | list[Results], out: Path | None) -> None:
     )
     with user_errors():
         frame.save(out)
-    console.print(f"wrote {out}")
+    console.print(f"wrote {shown(out)}")
 
 
 @app.command()
@@ -149,22 +237,30 @@ def run(
     ] = None,
 ) -> None:
     """Simulate a scenario and print each metric with its 95% confidence interval."""
+    check_deals(deals)
     loaded = _load(scenario)
     if out is not None and out.suffix not in (".csv", ".parquet", ".json"):
         fail(f"--out {out}: unsupported format {out.suffix!r}; allowed: .csv, .parquet, .json")
-    progress = DelayedProgress(deals, f"{loaded.name}")
+    if strategy is not None:
+        with user_errors():
+            loaded.strategy(strategy, given_by="--strategy")
+    progress = DelayedProgress(deals, loaded.name)
     started = time.perf_counter()
     try:
         results = _run(loaded, deals, seed, strategy, progress)
     finally:
         progress.close()
     elapsed = time.perf_counter() - started
-    table = Table(title=f"{loaded.name}: {results.label()}, {deals:,} deals, seed {seed}")
+    table = Table(title=shown(f"{loaded.name}: {results.label()}, {deals:,} deals, seed {seed}"))
     table.add_column("metric")
     table.add_column("over")
     table.add_column("mean ± 95% CI", justify="right")
     for name, row in results.summary().iterrows():
-        table.add_row(row["label"], row["over"], _with_ci(row["mean"], row["ci_low"], row["ci_high"], name))
+        table.add_row(
+            shown(row["label"]),
+            shown(row["over"]),
+            _with_ci(row["mean"], row["ci_low"], row["ci_high"], name),
+        )
     console.print(table)
     console.print(f"{deals:,} deals in {elapsed:.1f} s ({deals / elapsed:,.0f} deals/s)")
     _save(results, out)
@@ -183,13 +279,14 @@ def compare(
     ] = None,
 ) -> None:
     """Compare strategies on the same simulated deals (paired, common random numbers)."""
-    loaded = _load(scenario)
-    names = [name.strip() for name in strategies.split(",") if name.strip()]
+    names = list(dict.fromkeys(name.strip() for name in strategies.split(",") if name.strip()))
     if not names:
-        fail("--strategies: give at least one strategy name")
+        fail(f"--strategies {strategies!r}: give at least one strategy name")
+    check_deals(deals * len(names), f"--deals times {len(names)} strategies")
+    loaded = _load(scenario)
     for name in names:
         with user_errors():
-            loaded.strategy(name)
+            loaded.strategy(name, given_by="--strategies")
     progress = DelayedProgress(deals * len(names), f"{loaded.name}: {len(names)} strategies")
     started = time.perf_counter()
     try:
@@ -198,21 +295,22 @@ def compare(
         progress.close()
     elapsed = time.perf_counter() - started
     side = compare_strategies(runs, HEADLINE + ["focal_win", "cycle_weeks", "loops_total"])
-    table = Table(title=f"{loaded.name}: {deals:,} deals per strategy, seed {seed} (mean ± 95% CI)")
+    table = Table(title=shown(f"{loaded.name}: {deals:,} deals per strategy, seed {seed} (mean ± 95% CI)"))
     table.add_column("metric")
     for name in names:
-        table.add_column(name, justify="right")
+        table.add_column(shown(name), justify="right")
     for metric, row in side.iterrows():
         table.add_row(
-            row["label"], *[_with_ci(row[n], row[f"{n}_ci_low"], row[f"{n}_ci_high"], metric) for n in names]
+            shown(row["label"]),
+            *[_with_ci(row[n], row[f"{n}_ci_low"], row[f"{n}_ci_high"], metric) for n in names],
         )
     console.print(table)
     if len(names) > 1:
         base = runs[names[0]]
-        diff = Table(title=f"paired difference vs {names[0]} on the same deals (± 95% CI)")
+        diff = Table(title=shown(f"paired difference vs {names[0]} on the same deals (± 95% CI)"))
         diff.add_column("metric")
         for name in names[1:]:
-            diff.add_column(f"{name} - {names[0]}", justify="right")
+            diff.add_column(shown(f"{name} - {names[0]}"), justify="right")
         comparisons = {name: base.compare(runs[name], HEADLINE) for name in names[1:]}
         for metric in HEADLINE:
             cells = []
@@ -220,7 +318,7 @@ def compare(
                 row = comparisons[name].loc[metric]
                 half = (row["ci_high"] - row["ci_low"]) / 2
                 cells.append(f"{row['difference']:+.3f} ± {half:.3f}")
-            diff.add_row(METRICS[metric][0], *cells)
+            diff.add_row(shown(METRICS[metric][0]), *cells)
         console.print(diff)
     total = deals * len(names)
     console.print(f"{total:,} deals in {elapsed:.1f} s ({total / elapsed:,.0f} deals/s)")
@@ -229,15 +327,15 @@ def compare(
 
 @app.command()
 def scenarios() -> None:
-    """List the bundled scenarios."""
-    table = Table(title=f"scenarios in {SCENARIO_DIR}")
+    """List the bundled scenarios (defaults.toml, the calibrated base they extend, is not one)."""
+    table = Table(title=shown(f"scenarios in {SCENARIO_DIR}"))
     table.add_column("name")
     table.add_column("description")
-    for path in sorted(SCENARIO_DIR.glob("*.toml")):
+    for path in bundled_scenarios():
         try:
-            table.add_row(path.stem, load_scenario(path).description)
+            table.add_row(shown(path.stem), shown(load_scenario(path).description))
         except ScenarioError as error:
-            table.add_row(path.stem, f"[red]{error}[/]")
+            table.add_row(shown(path.stem), f"[red]{shown(error)}[/]")
     console.print(table)
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import html
 import io
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,14 +23,23 @@ from sim.research import FIGURES, Figure
 BOOTSTRAP_SAMPLES = 200
 
 
-def bootstrap_ci(deals: pd.DataFrame, figure: Figure, samples: int, seed: int) -> tuple[float, float]:
-    """95% percentile interval of a figure over deals resampled with replacement."""
+def bootstrap_ci(
+    deals: pd.DataFrame,
+    figure: Figure,
+    samples: int,
+    seed: int,
+    progress: Callable[[int], None] | None = None,
+) -> tuple[float, float]:
+    """95% percentile interval of a figure over deals resampled with replacement;
+    ``progress(1)`` is called after each resample."""
     rng = np.random.default_rng(seed)
     values = []
     n = len(deals)
     for _ in range(samples):
         resampled = deals.iloc[rng.integers(0, n, n)]
         values.append(figure.compute(resampled))
+        if progress is not None:
+            progress(1)
     values = np.asarray(values, dtype=float)
     values = values[np.isfinite(values)]
     if len(values) < samples // 2:
@@ -59,18 +69,28 @@ def replicate(
     seed: int = 0,
     extra_seeds: list[int] | None = None,
     samples: int = BOOTSTRAP_SAMPLES,
-    progress=None,
+    progress: Callable[[int], None] | None = None,
+    bootstrap_progress: Callable[[int], None] | None = None,
+    chunk_size: int | None = None,
 ) -> Replication:
-    """Simulate and tabulate every figure (target, band, value, 95% CI, pass)."""
+    """Simulate and tabulate every figure (target, band, value, 95% CI, pass).
+
+    ``progress(deals)`` counts simulated deals (``n_deals`` per seed) and
+    ``bootstrap_progress(resamples)`` the bootstrap (``samples`` per figure in ``FIGURES``);
+    ``chunk_size`` only sets how often deals are counted, never the results."""
     from sim import load_scenario, simulate
+    from sim.engine import DEFAULT_CHUNK_SIZE
 
     loaded = load_scenario(scenario)
-    deals = simulate(loaded, n_deals, seed, progress=progress).deals
+    chunk = chunk_size or DEFAULT_CHUNK_SIZE
+    deals = simulate(loaded, n_deals, seed, chunk_size=chunk, progress=progress).deals
     rows = []
-    others = {s: simulate(loaded, n_deals, s, progress=progress).deals for s in extra_seeds or []}
+    others = {
+        s: simulate(loaded, n_deals, s, chunk_size=chunk, progress=progress).deals for s in extra_seeds or []
+    }
     for index, figure in enumerate(FIGURES):
         value = float(figure.compute(deals))
-        low, high = bootstrap_ci(deals, figure, samples, seed + index)
+        low, high = bootstrap_ci(deals, figure, samples, seed + index, bootstrap_progress)
         row = {
             "figure": figure.key,
             "label": figure.label,

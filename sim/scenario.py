@@ -22,6 +22,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from sim.strategies import BUILTIN_STRATEGIES, Strategy
 
 SCENARIO_DIR = Path(__file__).resolve().parent.parent / "scenarios"
+# The calibrated behavioural base that bundled scenarios extend: not a scenario to run.
+DEFAULTS_FILE = SCENARIO_DIR / "defaults.toml"
 MAX_GROUP_SIZE = 16
 JOB_NAMES = (
     "problem_identification",
@@ -36,6 +38,7 @@ ROLE_NAMES = ("executive_sponsor", "finance", "it", "operations", "procurement",
 # a few KiB and a few levels deep, so anything beyond these is a mistake or an attack.
 MAX_TOML_BYTES = 1 << 20  # 1 MiB
 MAX_TOML_NESTING = 32  # tables and arrays inside one another
+MAX_EXTENDS_DEPTH = 32  # files in one ``extends`` chain, the scenario itself included
 
 
 class ScenarioError(ValueError):
@@ -57,7 +60,8 @@ def normalised_weights(weights: Sequence[float]) -> np.ndarray:
     values = np.asarray(weights, dtype=np.float64)
     if values.size == 0 or not np.isfinite(values).all() or (values < 0).any():
         raise ValueError("weights must be finite, non-negative numbers")
-    total = values.sum()
+    with np.errstate(over="ignore"):
+        total = values.sum()
     if not (np.isfinite(total) and total > 0):
         raise ValueError("weights must have a finite, positive sum")
     return values / total
@@ -356,13 +360,17 @@ class Scenario(_Strict):
         """Built-in strategies overlaid with the scenario's own (hybrids or overrides)."""
         return {**BUILTIN_STRATEGIES, **self.strategies}
 
-    def strategy(self, name: str) -> Strategy:
-        """The strategy called ``name``, or a ScenarioError listing the allowed names."""
+    def strategy(self, name: str, given_by: str | None = None) -> Strategy:
+        """The strategy called ``name``, or a ScenarioError listing the allowed names. The
+        error blames ``given_by`` (e.g. a command-line flag) when the name came from there."""
         known = self.all_strategies()
         if name not in known:
-            raise ScenarioError(
-                f"{self.source}: strategy = {name!r}: unknown; allowed: {', '.join(sorted(known))}"
-            )
+            allowed = ", ".join(sorted(known))
+            if given_by is not None:
+                raise ScenarioError(
+                    f"{given_by} {name!r}: unknown strategy; allowed in scenario {self.name}: {allowed}"
+                )
+            raise ScenarioError(f"{self.source}: strategy = {name!r}: unknown; allowed: {allowed}")
         return known[name]
 
     def with_overrides(self, overrides: dict[str, Any]) -> Scenario:
@@ -454,6 +462,11 @@ def _validate(data: dict[str, Any], source: str) -> Scenario:
         raise ScenarioError(format_validation_error(source, error, Scenario)) from None
 
 
+def bundled_scenarios() -> list[Path]:
+    """The bundled scenario files a user can run, by name (the defaults base is not one)."""
+    return sorted(path for path in SCENARIO_DIR.glob("*.toml") if path.name != DEFAULTS_FILE.name)
+
+
 def resolve_path(name_or_path: str | Path) -> Path:
     """A scenario path from a path or a bare name found in ``scenarios/`` (``baseline``)."""
     path = Path(name_or_path)
@@ -525,29 +538,53 @@ def _nesting_depth(value: Any) -> int:
     return deepest
 
 
-def _read_toml(path: Path, chain: tuple[Path, ...] = ()) -> dict[str, Any]:
-    if path in chain:
-        raise ScenarioError(f"{path}: extends itself through {' -> '.join(map(str, chain))}")
-    if not path.exists():
-        available = ", ".join(sorted(p.stem for p in SCENARIO_DIR.glob("*.toml")))
-        raise ScenarioError(f"{path}: no such scenario file; bundled scenarios: {available}")
-    data = read_toml_file(path)
-    parent = data.pop("extends", None)
-    data.setdefault("name", path.stem)  # a file is named after itself unless it says otherwise
-    if parent is None:
-        return data
-    if not isinstance(parent, str):
-        raise ScenarioError(f"{path}: field extends = {parent!r}: must be a file name")
-    parent_path = Path(parent) if Path(parent).is_absolute() else path.parent / parent
-    if not parent_path.exists():
-        parent_path = resolve_path(parent)
-    return _merge(_read_toml(parent_path, (*chain, path)), data)
+def _read_toml(path: Path) -> dict[str, Any]:
+    """A scenario file merged over its ``extends`` chain (iteratively, at most
+    ``MAX_EXTENDS_DEPTH`` files; loops are found on resolved paths, so ``../dir/me.toml``
+    counts as ``me.toml``)."""
+    layers: list[dict[str, Any]] = []
+    seen: list[Path] = []
+    while True:
+        if not path.exists():
+            available = ", ".join(path.stem for path in bundled_scenarios())
+            raise ScenarioError(f"{path}: no such scenario file; bundled scenarios: {available}")
+        resolved = path.resolve()
+        if resolved in seen:
+            cycle = " -> ".join(map(str, [*seen[seen.index(resolved) :], resolved]))
+            raise ScenarioError(f"{path}: extends itself through {cycle}")
+        if len(seen) >= MAX_EXTENDS_DEPTH:
+            raise ScenarioError(
+                f"{path}: extends chain longer than {MAX_EXTENDS_DEPTH} files (starting at {seen[0]})"
+            )
+        seen.append(resolved)
+        data = read_toml_file(path)
+        parent = data.pop("extends", None)
+        data.setdefault("name", path.stem)  # a file is named after itself unless it says otherwise
+        layers.append(data)
+        if parent is None:
+            break
+        if not isinstance(parent, str) or not parent:
+            raise ScenarioError(f"{path}: field extends = {parent!r}: must be a file name")
+        parent_path = Path(parent) if Path(parent).is_absolute() else path.parent / parent
+        if not parent_path.exists():
+            parent_path = resolve_path(parent)
+        path = parent_path
+    merged = layers.pop()
+    while layers:
+        merged = _merge(merged, layers.pop())
+    return merged
 
 
 def load_scenario(name_or_path: str | Path = "baseline", **overrides: Any) -> Scenario:
     """Load and validate a scenario by bundled name or path; keyword overrides use dotted keys
     written with double underscores (``population__conflict_level=0.8``)."""
     path = resolve_path(name_or_path)
+    if path.exists() and path.resolve() == DEFAULTS_FILE.resolve():
+        available = ", ".join(path.stem for path in bundled_scenarios())
+        raise ScenarioError(
+            f"{path}: the calibrated behavioural defaults that bundled scenarios extend, not a "
+            f"scenario to run; run one of: {available}"
+        )
     data = _read_toml(path)
     if "name" not in data:
         data["name"] = path.stem

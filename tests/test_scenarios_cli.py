@@ -18,7 +18,7 @@ import sim
 from sim.cli import app
 from sim.outcomes import COLUMNS
 from sim.results import HEADLINE, METRICS
-from sim.scenario import SCENARIO_DIR, load_scenario
+from sim.scenario import SCENARIO_DIR, bundled_scenarios, load_scenario
 from sim.strategies import BUILTIN_STRATEGIES
 
 BUILTIN = sorted(BUILTIN_STRATEGIES)
@@ -336,16 +336,35 @@ def test_top_level_help_lists_the_commands():
         assert command in result.stdout
 
 
-def test_scenarios_command_lists_every_bundled_file():
+def test_scenarios_command_lists_every_bundled_scenario_but_not_the_defaults():
     result = invoke("scenarios")
     assert result.exit_code == 0
-    for path in SCENARIO_DIR.glob("*.toml"):
-        assert path.stem in result.stdout
+    listed = {line.split("│")[1].strip() for line in result.stdout.splitlines() if line.count("│") >= 3}
+    assert listed - {"", "name"} == {path.stem for path in SCENARIO_DIR.glob("*.toml")} - {"defaults"}
+
+
+@pytest.mark.parametrize("given", ["defaults", "defaults.toml", str(SCENARIO_DIR / "defaults.toml")])
+def test_the_defaults_base_is_not_a_scenario_to_run(given):
+    line = one_error_line(invoke("run", given, "--deals", 20))
+    assert "defaults.toml" in line and "calibrated" in line and "extend" in line
+    assert "baseline" in line and "market" in line  # what to run instead
+    with pytest.raises(sim.ScenarioError, match="calibrated"):
+        load_scenario(given)
+
+
+def test_bundled_scenarios_still_extend_the_defaults(baseline):
+    import tomllib
+
+    fitted = tomllib.loads((SCENARIO_DIR / "defaults.toml").read_text(encoding="utf-8"))["behaviour"]
+    assert fitted  # the calibrated values every bundled scenario inherits
+    for name, value in fitted.items():
+        assert getattr(baseline.behaviour, name) == value, name
+    assert baseline.calibration is not None
 
 
 # --- scenario files ------------------------------------------------------------------------
 
-BUNDLED = sorted(SCENARIO_DIR.glob("*.toml"))
+BUNDLED = bundled_scenarios()
 
 
 def flatten(data: dict, prefix: str = "") -> dict:
@@ -405,6 +424,8 @@ def test_bundled_children_override_only_what_they_set(path):
     parent_name = raw.pop("extends", None)
     if parent_name is None:
         return  # nothing inherited; loading is covered above
+    if parent_name == "defaults.toml":
+        return  # the calibrated base is not a scenario; test_bundled_scenarios_still_extend_the_defaults
     child, parent = load_scenario(path), load_scenario(SCENARIO_DIR / parent_name)
     set_here = set(flatten(raw))
     new_strategies = {f"strategies.{name}." for name in raw.get("strategies", {})}
@@ -486,3 +507,201 @@ def test_overrides_accept_numpy_scalars(baseline):
     assert changed.simulation.horizon_weeks == 30 and changed.behaviour.capacity == 7.5
     with pytest.raises(sim.ScenarioError, match=r"behaviour\.stubbornness"):
         baseline.with_overrides({"behaviour.stubbornness": np.bool_(True)})
+
+
+# --- unbounded input: special files, long chains, deep nesting, huge sizes -----------------
+
+@pytest.mark.parametrize("special", ["/dev/zero", "/dev/urandom", "/dev/stdin", "directory", "fifo"])
+def test_special_files_are_refused_without_reading_them(tmp_path, special):
+    path = {"directory": tmp_path, "fifo": tmp_path / "pipe.toml"}.get(special, Path(special))
+    if special == "fifo":
+        os.mkfifo(path)
+    line = one_error_line(invoke("run", path, "--deals", 20))
+    assert str(path) in line and "not a regular file" in line, line
+
+
+@pytest.mark.parametrize("special", ["/dev/zero", "fifo"])
+def test_extends_refuses_special_files(tmp_path, special):
+    parent = tmp_path / "pipe" if special == "fifo" else Path(special)
+    if special == "fifo":
+        os.mkfifo(parent)
+    (tmp_path / "child.toml").write_text(f'extends = "{parent}"\n', encoding="utf-8")
+    line = one_error_line(invoke("run", tmp_path / "child.toml", "--deals", 20))
+    assert str(parent) in line and "not a regular file" in line, line
+
+
+def test_console_script_refuses_a_fifo_at_once(tmp_path):
+    """A real process: opening a FIFO would block forever; it must be refused before."""
+    fifo = tmp_path / "pipe.toml"
+    os.mkfifo(fifo)
+    done = subprocess.run([*buyingsim(), "run", str(fifo)], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and "not a regular file" in lines[0] and "Traceback" not in done.stderr
+
+
+def test_a_long_extends_chain_is_refused(tmp_path):
+    from sim.scenario import MAX_EXTENDS_DEPTH
+
+    for index in range(1500):
+        (tmp_path / f"f{index}.toml").write_text(f'extends = "f{index + 1}.toml"\n', encoding="utf-8")
+    (tmp_path / "f1500.toml").write_text('name = "end"\n', encoding="utf-8")
+    line = one_error_line(invoke("run", tmp_path / "f0.toml", "--deals", 20))
+    assert "extends chain longer than" in line and str(MAX_EXTENDS_DEPTH) in line, line
+    # A chain just within the cap still loads.
+    (tmp_path / f"f{MAX_EXTENDS_DEPTH - 1}.toml").write_text("[behaviour]\ncapacity = 7\n", encoding="utf-8")
+    chained = load_scenario(tmp_path / "f0.toml")
+    assert chained.name == "f0" and chained.behaviour.capacity == 7.0
+
+
+def test_an_extends_loop_through_a_relative_path_is_found(tmp_path):
+    (tmp_path / "dir").mkdir()
+    (tmp_path / "dir" / "self.toml").write_text('extends = "../dir/self.toml"\n', encoding="utf-8")
+    line = one_error_line(invoke("run", tmp_path / "dir" / "self.toml", "--deals", 20))
+    assert "extends itself" in line and "self.toml" in line, line
+
+
+@pytest.mark.parametrize("text", [
+    "x = " + "[" * 5000 + "]" * 5000,
+    "x = " + "{a = " * 5000 + "1" + "}" * 5000,
+    "[" + ".".join(["a"] * 5000) + "]\nb = 1\n",
+])
+def test_deep_nesting_is_refused(tmp_path, text):
+    from sim.scenario import MAX_TOML_NESTING
+
+    path = tmp_path / "deep.toml"
+    path.write_text(text, encoding="utf-8")
+    line = one_error_line(invoke("run", path, "--deals", 20))
+    assert "nested deeper than" in line and str(MAX_TOML_NESTING) in line, line
+
+
+def test_oversized_and_non_utf8_files_are_refused(tmp_path):
+    from sim.scenario import MAX_TOML_BYTES
+
+    big = tmp_path / "big.toml"
+    big.write_text("# padding\n" * (MAX_TOML_BYTES // 10 + 1), encoding="utf-8")
+    assert "larger than 1,048,576 bytes" in one_error_line(invoke("run", big))
+    latin = tmp_path / "latin.toml"
+    latin.write_bytes('name = "Müller"\n'.encode("latin-1"))
+    assert "not UTF-8" in one_error_line(invoke("run", latin))
+
+
+@pytest.mark.parametrize(("args", "flag"), [
+    (["run", "baseline", "--deals", str(10**12)], "--deals"),
+    (["compare", "baseline", "--deals", str(2_000_000)], "--deals times 3 strategies"),
+])
+def test_too_many_deals_for_memory_fail_at_once(args, flag):
+    line = one_error_line(invoke(*args))
+    assert flag in line and f"{sim.MAX_IN_MEMORY_DEALS:,}" in line and "sweep" in line, line
+    with pytest.raises(ValueError, match="at most"):
+        sim.simulate("baseline", 10**12)
+    with pytest.raises(ValueError, match="whole number"):
+        sim.simulate("baseline", True)
+
+
+# --- user text is printed, never parsed as Rich markup ---------------------------------------
+
+def test_bracketed_paths_and_names_are_printed_as_given(tmp_path):
+    folder = tmp_path / "[draft]"
+    folder.mkdir()
+    path = folder / "x.toml"
+    path.write_text(
+        'extends = "baseline.toml"\nname = "[/x] [bold]draft"\n[population]\n'
+        'strategy_mix = { "[b]old" = 1.0 }\n[strategies."[b]old"]\nmeeting_time = 1.2\n',
+        encoding="utf-8")
+    result = invoke("run", path, "--deals", 30)
+    assert result.exit_code == 0, (result.stderr, result.exception)
+    assert "[/x] [bold]draft" in result.stdout
+    result = invoke("compare", path, "--deals", 30, "--strategies", "[b]old,seller_led")
+    assert result.exit_code == 0, (result.stderr, result.exception)
+    assert "[b]old" in result.stdout and "seller_led - [b]old" in result.stdout
+    missing = folder / "[/x].toml"
+    line = one_error_line(invoke("run", missing))
+    assert str(missing) in line, line
+
+
+@pytest.mark.parametrize("command", ["run", "compare"])
+def test_bracketed_strategy_flags_are_named_in_one_line(command):
+    flag = "--strategy" if command == "run" else "--strategies"
+    line = one_error_line(invoke(command, "baseline", "--deals", 20, flag, "[/x]"))
+    assert f"{flag} '[/x]'" in line and "unknown strategy" in line, line
+    for name in BUILTIN:
+        assert name in line
+
+
+def test_control_characters_in_user_text_stay_on_one_line(tmp_path):
+    line = one_error_line(invoke("run", str(tmp_path / "a\nb\x1b[2J.toml")))
+    assert "a\\nb\\x1b[2J.toml" in line, line
+
+
+@pytest.mark.parametrize("args", [
+    ["run", "--bogus"], ["run", "baseline", "--deals", "x"], ["run", "a", "b"], ["nosuchcommand"],
+    ["compare", "--deals"], ["validate", "--deals", "10"],
+])
+def test_usage_mistakes_are_one_line(args):
+    line = one_error_line(invoke(*args))
+    assert "--help" in line, line
+
+
+# --- calibrate writes only when asked; validate counts all of its work ----------------------
+
+class FakeCalibration:
+    """Stands in for the Optuna study: the command's own logic is what is tested."""
+
+    def __init__(self, **settings):
+        self.settings = settings
+
+    def calibrate(self, progress):
+        progress(1, 1, 3.0)
+
+    def best(self):
+        return {"capacity": 8.5}, 3.0
+
+    def polish(self, parameters, n_deals):
+        return parameters, 2.5
+
+
+@pytest.mark.parametrize("write", [False, True])
+def test_calibrate_writes_the_defaults_only_with_write(monkeypatch, tmp_path, write):
+    import sim.calibration_cli as calibration_cli
+
+    written = []
+    monkeypatch.setattr(calibration_cli, "Calibration", FakeCalibration)
+    monkeypatch.setattr(calibration_cli, "write_defaults",
+                        lambda parameters, *args, **kwargs: written.append(parameters) or tmp_path / "d.toml")
+    args = ["calibrate", "--trials", 1, "--storage", tmp_path / "study.journal", "--polish", 0]
+    result = invoke(*args, *(["--write"] if write else []))
+    assert result.exit_code == 0, (result.stderr, result.exception)
+    assert written == ([{"capacity": 8.5}] if write else [])
+    if not write:
+        assert "not written" in result.stdout and "--write" in result.stdout
+        assert "defaults.toml" in result.stdout.replace("\n", "")
+
+
+def test_replicate_reports_every_deal_and_every_resample():
+    from sim.replication import replicate
+    from sim.research import FIGURES
+
+    counted = {"deals": 0, "resamples": 0}
+    replicate("market", 600, seed=2, extra_seeds=[3], samples=4, chunk_size=256,
+              progress=lambda n: counted.__setitem__("deals", counted["deals"] + n),
+              bootstrap_progress=lambda n: counted.__setitem__("resamples", counted["resamples"] + n))
+    assert counted == {"deals": 2 * 600, "resamples": len(FIGURES) * 4}
+
+
+def test_progress_display_counts_each_stage_in_its_own_row(monkeypatch):
+    import sim.cli as cli
+
+    monkeypatch.setattr(cli, "PROGRESS_AFTER_SECONDS", -1.0)  # show at once
+    progress = cli.DelayedProgress(100, "simulating [x]")
+    bootstrap = progress.stage(24, "bootstrap", "resamples")
+    progress(60)
+    progress(40)
+    bootstrap(6)
+    try:
+        tasks = progress.bar.tasks
+        assert [(t.description, t.completed, t.total) for t in tasks] == [
+            ("simulating \\[x]", 100, 100), ("bootstrap", 6, 24)]
+        assert tasks[1].fields["unit"] == "resamples"
+    finally:
+        progress.close()
