@@ -1,4 +1,4 @@
-"""The vectorized engine: runs many deals at once through :func:`sim.dynamics.step`.
+"""The engine: runs cohorts of deals week by week through the compiled kernels (``sim.kernels``).
 
 Reproducibility: deals are grouped in fixed blocks of ``BLOCK_SIZE``. Each block owns three
 random streams derived from the seed: its customers, the assignment of focal strategies in a
@@ -11,12 +11,13 @@ and strategies meet the same customers and the same random numbers (common rando
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
 import pandas as pd
 
-from sim.dynamics import WeeklyDraws, start, step
+from sim.dynamics import WeeklyDraws, start, state_arrays, step
+from sim.kernels import behaviour_params
 from sim.outcomes import deal_outcomes
 from sim.scenario import Scenario, ScenarioError
 from sim.state import DealState, _choose, initial_state, new_customers, vendor_array
@@ -58,7 +59,11 @@ class StrategyPlan:
 
 
 class Cohort:
-    """A set of whole blocks of deals advancing week by week through the shared dynamics."""
+    """A set of whole blocks of deals advancing week by week through the shared dynamics.
+
+    The state of all its deals lives in one set of arrays padded to the scenario's largest
+    group; deals that have ended stay in place and are no longer stepped.
+    """
 
     def __init__(
         self, scenario: Scenario, seed: int, blocks: list[tuple[int, int, int]], strategy: str | None = None
@@ -68,6 +73,7 @@ class Cohort:
             raise ScenarioError(f"seed = {seed}: must be a non-negative integer")
         self.scenario = scenario
         self.behaviour = scenario.behaviour
+        self.params = behaviour_params(self.behaviour)
         self.horizon = scenario.simulation.horizon_weeks
         self.plan = StrategyPlan.of(scenario, strategy)
         table = strategy_table([scenario.strategy(name) for name in self.plan.names])
@@ -82,76 +88,66 @@ class Cohort:
                 focal = _choose(stream(seed, block, STREAM_STRATEGY), self.plan.weights, (count,))
             vendor = vendor_array(table, focal, self.plan.competitor, scenario.simulation.n_options)
             parts.append(initial_state(customers, vendor, focal, np.arange(first, first + count)))
-        padded = _concat_states(parts)
-        self.size = padded.n_deals
-        self.stakeholders = padded.member.shape[1]
-        self.cells = padded.evidence_weight.shape[2]
-        # One group per group size, each without padding: (state, positions in the cohort).
-        self.groups: list[tuple[DealState, np.ndarray]] = []
-        for group_size in np.unique(padded.group_size):
-            positions = np.nonzero(padded.group_size == group_size)[0]
-            state = padded.take(positions).narrow(int(group_size))
-            start(state, self.behaviour)
-            self.groups.append((state, positions))
+        self._all = _concat_states(parts)
+        self.size = self._all.n_deals
+        self.stakeholders = self._all.member.shape[1]
+        self.cells = self._all.evidence_weight.shape[2]
+        start(self._all, self.behaviour, self.params)
+        self._arrays = state_arrays(self._all)
+        self._draws = WeeklyDraws.empty(self.size, self.stakeholders, self.cells)
+        offsets = np.cumsum([0] + [count for _, _, count in blocks])
+        self._block_rows = [(int(offsets[i]), count) for i, (_, _, count) in enumerate(blocks)]
+        self._block_of_row = np.repeat(np.arange(len(blocks)), [count for _, _, count in blocks])
+        self.active = np.arange(self.size)  # rows of the deals still running
+        self._running_view: DealState | None = None
         self.finished_state: DealState | None = None  # deals that ended at the last step
 
     @property
     def running(self) -> bool:
-        return bool(self.groups)
+        return len(self.active) > 0
 
     @property
     def state(self) -> DealState:
-        """The running deals' state (cohorts whose deals all have one group size, e.g. one deal)."""
-        if len(self.groups) != 1:
-            raise ValueError("this cohort holds several group sizes (or none running); see .groups")
-        return self.groups[0][0]
+        """The running deals' state (a copy taken after the last step, the same object until
+        the next step)."""
+        if self._running_view is None:
+            self._running_view = self._all.take(self.active)
+        return self._running_view
+
+    def _advance(self) -> np.ndarray:
+        """One week for the running deals; returns the rows of the deals that ended."""
+        alive = np.bincount(self._block_of_row[self.active], minlength=len(self.blocks))
+        for index in np.flatnonzero(alive):
+            first, count = self._block_rows[index]
+            self._draws.fill(self.dynamics_streams[index], first, count)
+        step(self._all, self.params, self._draws, self.horizon, self.active, self._arrays)
+        ended = self._all.finished[self.active]
+        rows = self.active[ended]
+        self.active = self.active[~ended]
+        self._running_view = None
+        return rows
 
     def step(self) -> dict | None:
         """Advance the running deals one week; returns the outcome columns of deals that ended.
 
-        ``finished_state`` then holds the final state of those deals (of the last group size
-        in which deals ended)."""
-        draws = WeeklyDraws.concat(
-            [
-                WeeklyDraws.draw(rng, count, self.stakeholders, self.cells)
-                for rng, (_, _, count) in zip(self.dynamics_streams, self.blocks, strict=True)
-            ]
-        )
+        ``finished_state`` then holds the final state of those deals."""
+        rows = self._advance()
         self.finished_state = None
-        ended: list[dict] = []
-        running = []
-        for state, positions in self.groups:
-            size = state.member.shape[1]
-            step(state, self.behaviour, draws.take(positions).narrow(size), self.horizon)
-            finished = state.finished
-            if finished.any():
-                done = state.take(np.nonzero(finished)[0])
-                self.finished_state = done
-                ended.append(deal_outcomes(done, self.behaviour, self.horizon, self.plan.names))
-                keep = np.nonzero(~finished)[0]
-                state, positions = state.take(keep), positions[keep]
-            if len(positions):
-                running.append((state, positions))
-        self.groups = running
-        if not ended:
+        if not len(rows):
             return None
-        return {key: np.concatenate([part[key] for part in ended]) for key in ended[0]}
+        self.finished_state = self._all.take(rows)
+        return deal_outcomes(self.finished_state, self.behaviour, self.horizon, self.plan.names)
 
     def run(self) -> pd.DataFrame:
         """Run every deal to its end; one row per deal, in deal order."""
-        frames = []
         while self.running:
-            ended = self.step()
-            if ended is not None:
-                frames.append(pd.DataFrame(ended))
-        return pd.concat(frames, ignore_index=True).sort_values("deal", ignore_index=True)
+            self._advance()
+        return pd.DataFrame(deal_outcomes(self._all, self.behaviour, self.horizon, self.plan.names))
 
 
 def _concat_states(parts: list[DealState]) -> DealState:
     if len(parts) == 1:
         return parts[0]
-    from dataclasses import fields
-
     return DealState(
         **{f.name: np.concatenate([getattr(p, f.name) for p in parts]) for f in fields(DealState)}
     )

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim.dynamics import END_EXHAUSTED, END_HORIZON, END_PURCHASE, cell_beliefs
+from sim.kernels import END_EXHAUSTED, END_HORIZON, END_PURCHASE, cell_belief
 from sim.scenario import JOB_NAMES, Behaviour
 from sim.state import HOURS_DIGITAL, HOURS_INTERNAL, HOURS_REPS, HOURS_THIRD_PARTY, HOURS_TOTAL, DealState
 
@@ -158,7 +158,11 @@ def deal_outcomes(state: DealState, behaviour: Behaviour, horizon: int, strategy
     best, worst = solutions.max(axis=1), solutions.min(axis=1)
     chosen_true = true_utility[deals, state.choice]
     shortfall = np.where(best > worst, (best - chosen_true) / np.maximum(best - worst, 1e-12), 0.0)
-    belief = cell_beliefs(state, b)[deals, :, state.choice]  # (D,S,M)
+    # Each stakeholder's belief about the chosen option on each dimension (D,S,M).
+    on_choice = state.choice[:, None] * M + np.arange(M)[None, :]  # (D,M) cells of the choice
+    claims = np.take_along_axis(state.evidence_claims, on_choice[:, None, :], axis=2)
+    weight = np.take_along_axis(state.evidence_weight, on_choice[:, None, :], axis=2)
+    belief = cell_belief(claims, weight, b.prior_weight)
     expected = (np.einsum("dsm,dm->ds", belief, need) * member).sum(axis=1) / n_members
     measures = {
         "purchased": purchased,

@@ -12,12 +12,12 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
+from sim.channels import CHANNEL_DIGITAL, CHANNEL_NAMES, channel_properties
+from sim.jobs import N_JOBS
 from sim.network import influence_matrix, topology_library
 from sim.scenario import Scenario
 from sim.strategies import STRATEGY_FIELDS
 
-N_JOBS = 6
-FLOAT = np.float32
 # Columns of DealState.hours: internal, third party, digital, total, then reps per option
 # (column HOURS_REPS + o is option o's reps; option 0, the status quo, has none).
 HOURS_INTERNAL, HOURS_THIRD_PARTY, HOURS_DIGITAL, HOURS_TOTAL, HOURS_REPS = range(5)
@@ -36,21 +36,9 @@ ROLE_PROFILES = np.array(
 ROLE_INFLUENCE = np.array([2.0, 1.3, 1.2, 1.0, 0.9, 1.1])
 ROLE_STUBBORNNESS = np.array([1.0, 1.2, 1.1, 0.9, 1.0, 1.3])
 ROLE_WEIGHTS = np.array([0.0, 0.18, 0.22, 0.32, 0.15, 0.13])  # slots after the sponsor
-# How strongly each role is drawn to each job (rows: roles; columns: the six jobs).
-ROLE_JOB_AFFINITY = np.array(
-    [
-        [1.6, 1.0, 0.8, 1.0, 0.8, 1.6],
-        [0.8, 0.8, 1.2, 1.0, 1.5, 1.0],
-        [0.8, 1.2, 1.5, 1.2, 1.0, 0.7],
-        [1.2, 1.4, 1.3, 0.9, 0.8, 0.8],
-        [0.7, 0.9, 1.0, 1.5, 1.3, 0.9],
-        [0.7, 0.7, 1.0, 0.9, 1.6, 1.0],
-    ]
-)
-# Item channels: 0 peers/internal, 1 third party, 2 vendor rep meeting, 3 vendor digital.
-CHANNEL_INTERNAL, CHANNEL_THIRD_PARTY, CHANNEL_REP, CHANNEL_DIGITAL = 0, 1, 2, 3
 # Items gathered before any vendor engages: peers, third parties, generic vendor web content.
-INITIAL_CHANNEL_WEIGHTS = np.array([0.4, 0.3, 0.0, 0.3])
+INITIAL_CHANNEL_WEIGHTS = np.array([0.4, 0.3, 0.0, 0.3])  # by channel (channels.CHANNEL_NAMES)
+assert len(INITIAL_CHANNEL_WEIGHTS) == len(CHANNEL_NAMES)
 GENERIC_DIGITAL_QUALITY = 0.6
 GENERIC_PERSUASION = 0.3
 
@@ -206,20 +194,13 @@ def new_customers(
     normal = rng.standard_normal((n, S, high))
     vendor_item = channel == CHANNEL_DIGITAL
     option = np.where(vendor_item & (option == 0), 1 + dimension % max(O - 1, 1), option)
-    noise_sd = behaviour.item_noise * np.select(
-        [channel == CHANNEL_INTERNAL, channel == CHANNEL_THIRD_PARTY],
-        [behaviour.noise_internal, behaviour.noise_third_party],
-        1.5 - GENERIC_DIGITAL_QUALITY,
+    channel_credibility, channel_noise, channel_bias = channel_properties(
+        behaviour, GENERIC_DIGITAL_QUALITY, GENERIC_PERSUASION
     )
-    credibility = np.select(
-        [channel == CHANNEL_INTERNAL, channel == CHANNEL_THIRD_PARTY],
-        [behaviour.credibility_internal, behaviour.credibility_third_party],
-        0.4 + 0.5 * GENERIC_DIGITAL_QUALITY,
-    )
+    credibility = channel_credibility[channel]
     deal_index = np.arange(n)[:, None, None]
-    claim = (
-        true_value[deal_index, option, dimension] + vendor_item * GENERIC_PERSUASION * 0.5 + noise_sd * normal
-    )
+    noise_sd = channel_noise[channel]
+    claim = true_value[deal_index, option, dimension] + channel_bias[channel] + noise_sd * normal
     held = np.arange(high)[None, None, :] < n_items[:, :, None]
     cell = option * M + dimension
     one_hot = (cell[..., None] == np.arange(O * M)) & held[..., None]
@@ -260,7 +241,7 @@ def initial_state(
         deal_id=deal_id,
         strategy_code=strategy_code,
         vendor=vendor,
-        sources=np.zeros((n, 2 * O, 8), dtype=FLOAT),  # filled by dynamics.start
+        sources=np.zeros((n, 2 * O, 8)),  # filled by dynamics.start (channels.source_table)
         shared_min=np.full((n, C), np.inf),
         shared_max=np.full((n, C), -np.inf),
         contradicted=np.zeros((n, C), dtype=bool),
@@ -292,17 +273,13 @@ def initial_state(
         dissent_job=np.full((n, S), -1, dtype=np.int64),
         **customers,
     )
-    for f in fields(state):  # single precision halves memory traffic; results stay seeded
-        value = getattr(state, f.name)
-        if value.dtype == np.float64:
-            setattr(state, f.name, value.astype(FLOAT))
     return state
 
 
 def vendor_array(table: np.ndarray, focal: np.ndarray, competitor: int, n_options: int) -> np.ndarray:
     """Strategy fields per deal and option (D,O,F): option 1 gets the deal's focal strategy,
     options 2.. the competitor strategy, the status quo nothing."""
-    vendor = np.zeros((len(focal), n_options + 1, len(STRATEGY_FIELDS)), dtype=FLOAT)
+    vendor = np.zeros((len(focal), n_options + 1, len(STRATEGY_FIELDS)))
     vendor[:, 1] = table[focal]
     vendor[:, 2:] = table[competitor]
     return vendor

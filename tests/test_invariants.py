@@ -11,8 +11,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import sim
-from sim.dynamics import END_RUNNING
 from sim.engine import STREAM_CUSTOMER, Cohort, block_plan, stream
+from sim.kernels import END_RUNNING
 from sim.network import influence_matrix, topology_library
 from sim.outcomes import COLUMNS
 from sim.scenario import JOB_NAMES, MAX_GROUP_SIZE, Scenario

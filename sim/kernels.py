@@ -1,0 +1,640 @@
+"""The weekly dynamics of a buying group, compiled: the one implementation of the weekly rules.
+
+Each kernel walks the deals it is given one at a time and, per deal, loops over stakeholders,
+evidence cells, options and jobs, so no temporary array is made per operation. The engine runs
+a cohort of deals through :func:`advance_week`; the Mesa model runs its one deal through the
+same kernel. With ``NUMBA_DISABLE_JIT=1`` the same code runs as plain Python (slow, for
+debugging). Everything is computed in float64; the weekly random numbers arrive as float32
+arrays drawn by the engine (see ``sim.dynamics.WeeklyDraws``), in layouts that do not depend on
+the strategy, so strategies are compared on the same random numbers.
+
+State arrays share a leading deal axis and are padded to the cohort's largest group: the
+members of a deal are its first ``group_size`` stakeholder slots, and slots beyond are never
+touched.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import namedtuple
+
+import numba
+import numpy as np
+
+from sim.channels import (
+    CHANNEL_REP,
+    SRC_ALIGNMENT,
+    SRC_BIAS,
+    SRC_CHANNEL,
+    SRC_CREDIBILITY,
+    SRC_GROUP,
+    SRC_NOISE,
+    SRC_OPTION,
+    SRC_TAILORING,
+)
+from sim.jobs import (
+    ALWAYS_ON,
+    CHOICE_CHANGE_REACH,
+    CONSENSUS_CREATION,
+    CONTRADICTION_REACH,
+    N_JOBS,
+    PROBLEM_IDENTIFICATION,
+    REQUIREMENTS_BUILDING,
+    ROLE_JOB_AFFINITY,
+    SOLUTION_EXPLORATION,
+    SUPPLIER_FOCUS_FACTOR,
+    SUPPLIER_SELECTION,
+    VALIDATION,
+)
+from sim.scenario import Behaviour
+from sim.state import HOURS_DIGITAL, HOURS_INTERNAL, HOURS_REPS, HOURS_THIRD_PARTY, HOURS_TOTAL
+from sim.strategies import STRATEGY_FIELDS
+
+ITEM_SLOTS = 2  # at most two new items per stakeholder-week
+SLOT_FIELDS = 7  # uniforms per item: exists, source, option, dimension, aligned, group-level, tailored
+SLOT_EXISTS, SLOT_SOURCE, SLOT_OPTION, SLOT_DIMENSION, SLOT_ALIGNED, SLOT_GROUP, SLOT_TAILORED = range(
+    SLOT_FIELDS
+)
+UNIFORMS_PER_STAKEHOLDER = N_JOBS + ITEM_SLOTS * SLOT_FIELDS  # focus uniforms, then the item slots
+END_RUNNING, END_PURCHASE, END_HORIZON, END_EXHAUSTED = 0, 1, 2, 3
+
+MEETING_TIME = STRATEGY_FIELDS.index("meeting_time")
+DIGITAL_VOLUME = STRATEGY_FIELDS.index("digital_volume")
+RESOLVE_CONTRADICTIONS = STRATEGY_FIELDS.index("resolve_contradictions")
+SURFACE_UNSHARED = STRATEGY_FIELDS.index("surface_unshared")
+PRUNE_OVERLOAD = STRATEGY_FIELDS.index("prune_overload")
+
+# The Gumbel draw for the job in focus clips its uniform away from 0 and 1 (in float32).
+FOCUS_LOW = np.float32(1e-7)
+FOCUS_HIGH = np.float32(1 - 1e-7)
+
+BehaviourParams = namedtuple("BehaviourParams", tuple(Behaviour.model_fields))
+
+
+def behaviour_params(behaviour: Behaviour) -> BehaviourParams:
+    """The behaviour constants as a tuple of floats the kernels can read by name."""
+    return BehaviourParams(*(float(getattr(behaviour, name)) for name in BehaviourParams._fields))
+
+
+# State arrays the kernels read and write, in the order of their parameters (DealState fields).
+KERNEL_STATE_FIELDS = (
+    "group_size", "role", "priority0", "priority", "stubbornness", "influence", "capacity",
+    "weights", "true_value", "information_volume", "vendor", "sources", "evidence_weight",
+    "evidence_claims", "items_held", "shared_min", "shared_max", "contradicted", "attitude",
+    "opinion", "load", "overload", "focus", "completion", "done", "loops", "last_worked",
+    "readiness", "choice", "exhaustion", "week", "finished", "end_reason", "contradictions_met",
+    "unresolved", "peak_overload", "hours", "focal_meetings", "misalignment_total",
+    "supplier_items", "helpful_items", "acceptance", "dissent", "dissent_job",
+)  # fmt: skip
+
+
+@numba.njit(cache=True)
+def cell_belief(claims, weight, prior_weight):
+    """A stakeholder's belief about one cell: the credibility-weighted mean of its claims,
+    shrunk toward a neutral prior (scalars or arrays)."""
+    return claims / (weight + prior_weight)
+
+
+@numba.njit(cache=True)
+def _vendors_any(vendor, d, field):
+    """Chance that at least one vendor does something, from each vendor's own chance."""
+    none = 1.0
+    for option in range(1, vendor.shape[1]):
+        none *= 1.0 - vendor[d, option, field]
+    return 1.0 - none
+
+
+@numba.njit(cache=True)
+def _own_utility(d, n, p, priority, evidence_weight, evidence_claims, attitude, out):
+    """What each member's own evidence says each option is worth to them (into out[s, o])."""
+    n_options, n_dims = attitude.shape[2], priority.shape[2]
+    for s in range(n):
+        for o in range(n_options):
+            total = 0.0
+            for m in range(n_dims):
+                cell = o * n_dims + m
+                belief = cell_belief(evidence_claims[d, s, cell], evidence_weight[d, s, cell], p.prior_weight)
+                total += belief * priority[d, s, m]
+            out[s, o] = total + attitude[d, s, o]
+
+
+@numba.njit(cache=True)
+def _job_readiness(
+    d, n, p, priority, influence, evidence_weight, opinion, unresolved, readiness, choice, acceptance,
+    dissent, dissent_job, scratch,
+):  # fmt: skip
+    """What the group's state supports for each job, the option it leans to, its acceptance,
+    and who dissents (and on which job)."""
+    n_options, n_dims = opinion.shape[2], priority.shape[2]
+    total_influence = 0.0
+    need = 0.0
+    for s in range(n):
+        total_influence += influence[d, s]
+        best = opinion[d, s, 1]
+        for o in range(2, n_options):
+            best = max(best, opinion[d, s, o])
+        if best - opinion[d, s, 0] > p.need_margin:
+            need += influence[d, s]
+
+    coverage = 0.0
+    for o in range(1, n_options):
+        for m in range(n_dims):
+            group_evidence = 0.0
+            for s in range(n):
+                group_evidence += evidence_weight[d, s, o * n_dims + m]
+            coverage += min(1.0, group_evidence / p.coverage_weight)
+    coverage /= (n_options - 1) * n_dims
+
+    mean_priority = scratch[:n_dims]
+    for m in range(n_dims):
+        total = 0.0
+        for s in range(n):
+            total += priority[d, s, m]
+        mean_priority[m] = total / n
+    disagreement = 0.0
+    for s in range(n):
+        spread = 0.0
+        for m in range(n_dims):
+            spread += abs(priority[d, s, m] - mean_priority[m])
+        disagreement += spread
+    disagreement /= n
+    requirements = min(max(1.0 - p.priority_disagreement_scale * disagreement, 0.0), 1.0)
+
+    # Each member's preferred solution, then the influence-weighted vote (first best wins).
+    best_votes = -1.0
+    group_choice = 1
+    for o in range(1, n_options):
+        votes = 0.0
+        for s in range(n):
+            if _preferred(opinion, d, s) == o:
+                votes += influence[d, s]
+        if votes > best_votes:
+            best_votes, group_choice = votes, o
+    agreement = 0.0
+    confidence = 0.0
+    accepted = 0.0
+    veto = False
+    for s in range(n):
+        if _preferred(opinion, d, s) == group_choice:
+            agreement += influence[d, s]
+        on_choice = 0.0
+        for m in range(n_dims):
+            on_choice += evidence_weight[d, s, group_choice * n_dims + m]
+        confidence += min(1.0, on_choice / p.confidence_weight)
+        best = opinion[d, s, 1]
+        for o in range(2, n_options):
+            best = max(best, opinion[d, s, o])
+        of_choice = opinion[d, s, group_choice]
+        status_quo = opinion[d, s, 0]
+        accepts = of_choice >= status_quo + p.acceptance_margin and of_choice >= best - p.preference_tolerance
+        if accepts:
+            accepted += influence[d, s]
+        if of_choice < status_quo - p.veto_margin:
+            veto = True
+        dissent[d, s] = not accepts
+        if accepts:
+            dissent_job[d, s] = -1
+        elif best - status_quo <= p.need_margin:
+            # No solution beats the status quo for this dissenter: it disputes the need.
+            dissent_job[d, s] = PROBLEM_IDENTIFICATION
+        else:
+            dissent_job[d, s] = SUPPLIER_SELECTION
+    confidence /= n
+    validation = confidence / (1.0 + unresolved[d] / p.contradiction_tolerance)
+    group_acceptance = accepted / total_influence
+
+    readiness[d, PROBLEM_IDENTIFICATION] = need / total_influence
+    readiness[d, SOLUTION_EXPLORATION] = coverage  # evidence covering the solutions' cells
+    readiness[d, REQUIREMENTS_BUILDING] = requirements
+    readiness[d, SUPPLIER_SELECTION] = agreement / total_influence
+    readiness[d, VALIDATION] = validation
+    readiness[d, CONSENSUS_CREATION] = group_acceptance * (0.5 if veto else 1.0)
+    choice[d] = group_choice
+    acceptance[d] = group_acceptance
+
+
+@numba.njit(cache=True)
+def _preferred(opinion, d, s):
+    """The solution (option 1..) a stakeholder values most (first of equals)."""
+    best, preferred = opinion[d, s, 1], 1
+    for o in range(2, opinion.shape[2]):
+        if opinion[d, s, o] > best:
+            best, preferred = opinion[d, s, o], o
+    return preferred
+
+
+@numba.njit(cache=True)
+def _update_beliefs(
+    d, n, p, requirements_effort, priority0, priority, stubbornness, weights, evidence_weight,
+    evidence_claims, attitude, opinion, own, new_opinion, listen, squares, new_priority,
+):  # fmt: skip
+    """Friedkin-Johnsen update with bounded confidence, for option opinions and priorities.
+
+    Each stakeholder anchors on what its own evidence says (weight = stubbornness) and takes
+    the rest from the neighbours whose opinions are within the confidence bound.
+    """
+    n_options, n_dims = opinion.shape[2], priority.shape[2]
+    _own_utility(d, n, p, priority, evidence_weight, evidence_claims, attitude, own)
+    for s in range(n):
+        total = 0.0
+        for o in range(n_options):
+            total += opinion[d, s, o] * opinion[d, s, o]
+        squares[s] = total
+    # Squared RMS distance between opinion vectors, as |x|^2 + |y|^2 - 2 x.y.
+    bound = n_options * p.confidence_bound**2
+    for s in range(n):
+        heard = 0.0
+        for t in range(n):
+            dot = 0.0
+            for o in range(n_options):
+                dot += opinion[d, s, o] * opinion[d, t, o]
+            listen[t] = weights[d, s, t] if squares[s] + squares[t] - 2 * dot <= bound else 0.0
+            heard += listen[t]
+        stubborn = stubbornness[d, s]
+        for o in range(n_options):
+            mixed = 0.0
+            for t in range(n):
+                mixed += listen[t] / heard * opinion[d, t, o]
+            new_opinion[s, o] = stubborn * own[s, o] + (1 - stubborn) * mixed
+    mixing = min(1.0, p.priority_mixing * (1 + 2 * requirements_effort))
+    for s in range(n):
+        total = 0.0
+        for m in range(n_dims):
+            neighbours = 0.0
+            for t in range(n):
+                neighbours += weights[d, s, t] * priority[d, t, m]
+            value = priority[d, s, m] + mixing * (neighbours - priority[d, s, m])
+            value += 0.1 * stubbornness[d, s] * (priority0[d, s, m] - value)
+            new_priority[s, m] = value
+            total += value
+        for m in range(n_dims):
+            new_priority[s, m] /= total
+    for s in range(n):
+        for o in range(n_options):
+            opinion[d, s, o] = new_opinion[s, o]
+        for m in range(n_dims):
+            priority[d, s, m] = new_priority[s, m]
+
+
+@numba.njit(cache=True)
+def start_deals(deals, p, state_arrays):
+    """Week-0 opinions (own evidence only) and job readiness of the given deals."""
+    (group_size, _, _, priority, _, influence, _, _, _, _, _, _, evidence_weight, evidence_claims, _,
+     _, _, _, attitude, opinion, _, _, _, _, _, _, _, readiness, choice, _, _, _, _, _, unresolved,
+     _, _, _, _, _, _, acceptance, dissent, dissent_job) = state_arrays  # fmt: skip
+    n_options = opinion.shape[2]
+    own = np.empty((opinion.shape[1], n_options))
+    scratch = np.empty(priority.shape[2])
+    for d in deals:
+        n = group_size[d]
+        _own_utility(d, n, p, priority, evidence_weight, evidence_claims, attitude, own)
+        for s in range(n):
+            for o in range(n_options):
+                opinion[d, s, o] = own[s, o]
+        _job_readiness(
+            d, n, p, priority, influence, evidence_weight, opinion, unresolved, readiness, choice,
+            acceptance, dissent, dissent_job, scratch,
+        )  # fmt: skip
+
+
+@numba.njit(cache=True)
+def advance_week(deals, horizon, p, state_arrays, uniforms, normals, per_cell):
+    """Advance the given deals by one week: focus, information, sharing, contradictions,
+    beliefs, job progress, overload and the decision.
+
+    ``uniforms`` (D,S,UNIFORMS_PER_STAKEHOLDER), ``normals`` (D,S,ITEM_SLOTS) and ``per_cell``
+    (D,2,C) are the week's random numbers of every deal of the cohort (by deal row).
+    """
+    (group_size, role, priority0, priority, stubbornness, influence, capacity, weights, true_value,
+     information_volume,
+     vendor, sources, evidence_weight, evidence_claims, items_held, shared_min, shared_max,
+     contradicted, attitude, opinion, load, overload, focus, completion, done, loops, last_worked,
+     readiness, choice, exhaustion, week, finished, end_reason, contradictions_met, unresolved,
+     peak_overload, hours, focal_meetings, misalignment_total, supplier_items, helpful_items,
+     acceptance, dissent, dissent_job) = state_arrays  # fmt: skip
+    S, n_options, n_dims = opinion.shape[1], true_value.shape[1], true_value.shape[2]
+    n_cells = n_options * n_dims
+    K = n_options - 1
+    n_sources = sources.shape[1]
+    b = p
+    effort = np.empty(N_JOBS)
+    attention = np.empty(N_JOBS, dtype=np.int64)
+    rep_weight = np.empty((S, max(K, 1)))
+    total_weight = np.empty(S)
+    stakeholder_hours = np.empty(S)
+    cumulative = np.empty((S, n_sources))
+    slot_probability = np.empty(S)
+    top_dimension = np.empty(S, dtype=np.int64)
+    new_items = np.empty(S)
+    group_cell = np.empty(S, dtype=np.int64)
+    group_credibility = np.empty(S)
+    group_claim = np.empty(S)
+    heard_weight = np.empty(S)
+    heard_claim = np.empty(S)
+    own = np.empty((S, n_options))
+    new_opinion = np.empty((S, n_options))
+    listen = np.empty(S)
+    squares = np.empty(S)
+    new_priority = np.empty((S, n_dims))
+    scratch = np.empty(n_dims)
+    for d in deals:
+        n = group_size[d]
+
+        # 1. Focus: each stakeholder works on the job that looks most unfinished to it.
+        for s in range(n):
+            best_score, best_job = 0.0, 0
+            for j in range(N_JOBS):
+                u = min(max(uniforms[d, s, j], FOCUS_LOW), FOCUS_HIGH)
+                gumbel = -np.log(-np.log(u))
+                score = (1.0 - completion[d, j]) * ROLE_JOB_AFFINITY[role[d, s], j] / b.focus_temperature
+                score = score + gumbel
+                if j == 0 or score > best_score:
+                    best_score, best_job = score, j
+            # Dissenters spend their week re-arguing the job their disagreement is about.
+            focus[d, s] = dissent_job[d, s] if dissent_job[d, s] >= 0 else best_job
+        for j in range(N_JOBS):
+            effort[j] = 0.0
+            attention[j] = 0
+        for s in range(n):
+            effort[focus[d, s]] += 1 - overload[d, s]
+            attention[focus[d, s]] += 1
+        # Looping, part 1: the group returns to a job it worked on and then left for a while.
+        returned = 0
+        for j in range(N_JOBS):
+            effort[j] /= n
+            worked = attention[j] >= b.attention_share * n
+            if worked and last_worked[d, j] >= 0 and week[d] - last_worked[d, j] > b.revisit_gap:
+                loops[d, j] += 1
+                returned += 1
+            if worked:
+                last_worked[d, j] = week[d]
+            if ALWAYS_ON[j]:
+                effort[j] += b.always_on_effort
+        stage = 0  # earliest job not done (the first job when all are done)
+        for j in range(N_JOBS - 1, -1, -1):
+            if not done[d, j]:
+                stage = j
+
+        # 2. Information through channels.
+        for s in range(n):
+            for o in range(n_options):
+                attitude[d, s, o] *= b.attitude_memory
+        volume = 0.0
+        for k in range(K):
+            volume += vendor[d, 1 + k, DIGITAL_VOLUME]
+        digital_weight = b.base_share_digital * math.sqrt(volume / K)
+        # Time shares per stakeholder: peers, third parties, self-serve digital, each vendor's reps.
+        hours_total = 0.0
+        for s in range(n):
+            factor = SUPPLIER_FOCUS_FACTOR[focus[d, s]]
+            reps = 0.0
+            for k in range(K):
+                rep_weight[s, k] = b.base_share_suppliers / K * vendor[d, 1 + k, MEETING_TIME] * factor
+                reps += rep_weight[s, k]
+            total_weight[s] = b.base_share_internal + b.base_share_third_party + digital_weight + reps
+            stakeholder_hours[s] = b.hours_per_week / total_weight[s]
+            hours_total += stakeholder_hours[s]
+        hours[d, HOURS_INTERNAL] += hours_total * b.base_share_internal
+        hours[d, HOURS_THIRD_PARTY] += hours_total * b.base_share_third_party
+        hours[d, HOURS_DIGITAL] += hours_total * digital_weight
+        hours[d, HOURS_TOTAL] += b.hours_per_week * n
+        for k in range(K):
+            with_reps = 0.0
+            for s in range(n):
+                with_reps += stakeholder_hours[s] * rep_weight[s, k]
+            hours[d, HOURS_REPS + 1 + k] += with_reps
+        # Item sources: weight of each channel = its time share times its yield of items.
+        for s in range(n):
+            running = b.base_share_internal
+            cumulative[s, 0] = running
+            running += b.base_share_third_party
+            cumulative[s, 1] = running
+            for k in range(K):
+                running += rep_weight[s, k]
+                cumulative[s, 2 + k] = running
+            for k in range(K):
+                running += b.digital_yield / K * digital_weight * vendor[d, 1 + k, DIGITAL_VOLUME]
+                cumulative[s, 2 + K + k] = running
+            chance = b.items_per_week * information_volume[d] * running / (total_weight[s] * ITEM_SLOTS)
+            slot_probability[s] = min(max(chance, 0.0), 1.0)
+            top = 0
+            for m in range(1, n_dims):
+                if priority[d, s, m] > priority[d, s, top]:
+                    top = m
+            top_dimension[s] = top
+            new_items[s] = 0.0
+        helpful_now = 0.0
+        for slot in range(ITEM_SLOTS):
+            first = N_JOBS + slot * SLOT_FIELDS
+            n_group = 0
+            for s in range(n):
+                if not uniforms[d, s, first + SLOT_EXISTS] < slot_probability[s]:
+                    continue
+                pick = uniforms[d, s, first + SLOT_SOURCE] * cumulative[s, n_sources - 1]
+                source = 0
+                for index in range(n_sources):
+                    if pick > cumulative[s, index]:
+                        source += 1
+                source = min(source, n_sources - 1)
+                channel = sources[d, source, SRC_CHANNEL]
+                is_vendor = channel >= CHANNEL_REP
+                is_rep = channel == CHANNEL_REP
+                vendor_option = int(sources[d, source, SRC_OPTION])
+                aligned = uniforms[d, s, first + SLOT_ALIGNED] < sources[d, source, SRC_ALIGNMENT]
+                group_level = uniforms[d, s, first + SLOT_GROUP] < sources[d, source, SRC_GROUP]
+                tailored = uniforms[d, s, first + SLOT_TAILORED] < sources[d, source, SRC_TAILORING]
+                # Aligned vendor content meets the group's job: while the problem is still being
+                # identified it speaks about the cost of the status quo, otherwise its own option.
+                about_status_quo = aligned and stage == PROBLEM_IDENTIFICATION
+                if is_vendor:
+                    option = 0 if about_status_quo else vendor_option
+                else:
+                    option = min(int(uniforms[d, s, first + SLOT_OPTION] * np.float32(n_options)), K)
+                if tailored:
+                    dimension = top_dimension[s]
+                else:
+                    drawn = int(uniforms[d, s, first + SLOT_DIMENSION] * np.float32(n_dims))
+                    dimension = min(drawn, n_dims - 1)
+                cell = option * n_dims + dimension
+                bias = -sources[d, source, SRC_BIAS] if about_status_quo else sources[d, source, SRC_BIAS]
+                noise = sources[d, source, SRC_NOISE] * normals[d, s, slot]
+                claim = true_value[d, option, dimension] + bias + noise
+                # A rep who runs ahead of the group's job: seller-led pushes to supplier selection.
+                stages_ahead = max(0, SUPPLIER_SELECTION - stage) if is_rep and not aligned else 0
+                credibility = sources[d, source, SRC_CREDIBILITY] * (0.5 if stages_ahead > 0 else 1.0)
+                if stages_ahead > 0:
+                    attitude[d, s, vendor_option] -= b.misalignment_penalty * stages_ahead
+                if is_rep and vendor_option == 1:
+                    focal_meetings[d] += 1
+                    misalignment_total[d] += stages_ahead
+                conflicts = (claim - shared_min[d, cell] > b.contradiction_gap) or (
+                    shared_max[d, cell] - claim > b.contradiction_gap
+                )
+                if is_vendor:
+                    supplier_items[d] += 1
+                    if aligned and not conflicts:
+                        helpful_items[d] += 1
+                        helpful_now += 1
+                if group_level:  # given to the whole group at once (after this slot's items)
+                    group_cell[n_group], group_credibility[n_group], group_claim[n_group] = (
+                        cell, credibility, claim,
+                    )  # fmt: skip
+                    n_group += 1
+                else:
+                    evidence_weight[d, s, cell] += credibility
+                    evidence_claims[d, s, cell] += credibility * claim
+                    new_items[s] += 1
+            for g in range(n_group):
+                cell = group_cell[g]
+                for q in range(n):
+                    evidence_weight[d, q, cell] += group_credibility[g]
+                    evidence_claims[d, q, cell] += group_credibility[g] * group_claim[g]
+                shared_min[d, cell] = min(shared_min[d, cell], group_claim[g])
+                shared_max[d, cell] = max(shared_max[d, cell], group_claim[g])
+            for q in range(n):
+                new_items[q] += n_group
+        for s in range(n):
+            items_held[d, s] += new_items[s]
+        # Buyer enablement: helpful supplier information speeds up the job the group is on.
+        effort[stage] += b.enablement_gain * helpful_now / n
+
+        # 3. Voicing (hidden-profile bias) and listening, cell by cell.
+        surface = _vendors_any(vendor, d, SURFACE_UNSHARED)
+        for c in range(n_cells):
+            holders = 0
+            lowest, highest = np.inf, -np.inf
+            for s in range(n):
+                if evidence_weight[d, s, c] > 0:
+                    holders += 1
+                    mean_claim = evidence_claims[d, s, c] / evidence_weight[d, s, c]
+                    lowest = min(lowest, mean_claim)
+                    highest = max(highest, mean_claim)
+            if holders == 0:
+                continue
+            voice = 1 - (1 - b.voice_probability) ** float(holders)
+            if holders == 1:
+                voice = voice + surface * (1 - voice)
+            if not per_cell[d, 0, c] < voice:
+                continue
+            shared_min[d, c] = min(shared_min[d, c], lowest)
+            shared_max[d, c] = max(shared_max[d, c], highest)
+            # Listeners take up part of what their neighbours know about the voiced cell.
+            for s in range(n):
+                heard, claimed = 0.0, 0.0
+                for t in range(n):
+                    heard += weights[d, s, t] * evidence_weight[d, t, c]
+                    claimed += weights[d, s, t] * evidence_claims[d, t, c]
+                heard_weight[s] = heard
+                heard_claim[s] = claimed / max(heard, 1e-12)  # the neighbours' mean claim
+            for s in range(n):
+                gain = max(heard_weight[s] - evidence_weight[d, s, c], 0.0) * b.voice_mixing
+                evidence_claims[d, s, c] += heard_claim[s] * gain
+                evidence_weight[d, s, c] += gain
+
+        # Contradictions and their resolution: a vendor that deconflicts brings the
+        # authoritative answer (the true value); a group that deconflicts alone settles on its
+        # pooled belief, right or wrong.
+        by_vendor_p = _vendors_any(vendor, d, RESOLVE_CONTRADICTIONS)
+        by_group_p = b.self_resolve_rate * min(1.0, 3 * effort[VALIDATION])
+        either_p = by_vendor_p + by_group_p * (1 - by_vendor_p)
+        new_contradictions = 0
+        open_now = 0
+        for c in range(n_cells):
+            now = shared_max[d, c] - shared_min[d, c] > b.contradiction_gap
+            if now and per_cell[d, 1, c] < by_vendor_p:
+                answer = true_value[d, c // n_dims, c % n_dims]
+                supplier_items[d] += 1
+                helpful_items[d] += 1
+                now = False
+                resolved = True
+            elif now and per_cell[d, 1, c] < either_p:
+                pooled_claims, pooled_weight = 0.0, 0.0
+                for s in range(n):
+                    pooled_claims += evidence_claims[d, s, c]
+                    pooled_weight += evidence_weight[d, s, c]
+                answer = pooled_claims / max(pooled_weight, 1e-9)
+                now = False
+                resolved = True
+            else:
+                answer = 0.0
+                resolved = False
+            if resolved:
+                shared_min[d, c] = answer
+                shared_max[d, c] = answer
+                for s in range(n):
+                    evidence_weight[d, s, c] += b.credibility_authority
+                    evidence_claims[d, s, c] += b.credibility_authority * answer
+            if now and not contradicted[d, c]:
+                new_contradictions += 1
+            if now:
+                open_now += 1
+            contradicted[d, c] = now
+        contradictions_met[d] += new_contradictions
+        unresolved[d] = open_now
+
+        # 4. Beliefs.
+        _update_beliefs(
+            d, n, b, effort[REQUIREMENTS_BUILDING], priority0, priority, stubbornness, weights,
+            evidence_weight, evidence_claims, attitude, opinion, own, new_opinion, listen, squares,
+            new_priority,
+        )  # fmt: skip
+
+        # 5. Progress of the six jobs, and reopening (looping, part 2).
+        previous_choice = choice[d]
+        _job_readiness(
+            d, n, b, priority, influence, evidence_weight, opinion, unresolved, readiness, choice,
+            acceptance, dissent, dissent_job, scratch,
+        )  # fmt: skip
+        switched = 1.0 if choice[d] != previous_choice else 0.0
+        total_influence = 0.0
+        for s in range(n):
+            total_influence += influence[d, s]
+        reopened = 0
+        for j in range(N_JOBS):
+            gap = readiness[d, j] - completion[d, j]
+            working = min(1.0, 3 * effort[j])
+            rate = b.progress_rate * working if gap > 0 else b.fall_rate
+            value = completion[d, j] + rate * gap
+            value -= b.contradiction_shock * new_contradictions * CONTRADICTION_REACH[j]
+            # A switch of the preferred supplier puts later jobs back in question.
+            value -= b.choice_change_shock * switched * CHOICE_CHANGE_REACH[j]
+            # Dissenters reopen the job they work on: looping driven by people not on board.
+            dissenting = 0.0
+            for s in range(n):
+                if dissent[d, s] and focus[d, s] == j:
+                    dissenting += influence[d, s]
+            value -= b.dissent_pull * (dissenting / total_influence)
+            value = min(max(value, 0.0), 1.0)
+            reopen = done[d, j] and value < b.reopen_threshold
+            if reopen:
+                loops[d, j] += 1
+                reopened += 1
+            done[d, j] = (done[d, j] and not reopen) or value >= b.done_threshold
+            completion[d, j] = value
+
+        # Overload and exhaustion.
+        prune = _vendors_any(vendor, d, PRUNE_OVERLOAD)
+        total_overload = 0.0
+        for s in range(n):
+            load[d, s] = (1 - b.forget_rate) * (1 - prune) * load[d, s] + new_items[s]
+            strain = (load[d, s] + b.contradiction_load * unresolved[d]) / capacity[d, s]
+            overload[d, s] = min(max(strain - 1, 0.0), 1.0)
+            total_overload += overload[d, s]
+        group_overload = total_overload / n
+        peak_overload[d] = max(peak_overload[d], group_overload)
+        exhaustion[d] += b.exhaustion_overload * group_overload + b.exhaustion_loop * (reopened + returned)
+
+        # 6. Decision: all six jobs complete together, or exhaustion, or the horizon.
+        week[d] += 1
+        purchase = True
+        for j in range(N_JOBS):
+            purchase = purchase and done[d, j]
+        if purchase:
+            end_reason[d] = END_PURCHASE
+        elif exhaustion[d] >= 1:
+            end_reason[d] = END_EXHAUSTED
+        elif week[d] >= horizon:
+            end_reason[d] = END_HORIZON
+        else:
+            end_reason[d] = END_RUNNING
+        finished[d] = end_reason[d] != END_RUNNING
