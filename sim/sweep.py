@@ -238,6 +238,8 @@ class SweepSpec(_Strict):
         """Uncertainty names become columns beside the tables' own columns and the outcomes."""
         outcomes = {*self.outcomes, *((self.sensitivity and self.sensitivity.outcomes) or ())}
         for name in self.uncertainties:
+            if not name.strip():
+                raise ValueError("an uncertainty needs a name (a table [uncertainties.NAME])")
             if name in RESERVED_NAMES or name in outcomes:
                 raise ValueError(
                     f"uncertainty name {name!r} is taken by a results column; rename it (and set "
@@ -254,6 +256,11 @@ def _check_outcomes(names: list[str]) -> None:
 
 def load_sweep_spec(path: str | Path, kind: SweepKind = "sweep") -> SweepSpec:
     """Read and validate a sweep spec file; mistakes raise a one-line :class:`SweepError`."""
+    return load_sweep_plan(path, kind).spec
+
+
+def load_sweep_plan(path: str | Path, kind: SweepKind = "sweep") -> SweepPlan:
+    """Read, validate and plan a sweep spec file in one pass (a large design is planned once)."""
     path = Path(path)
     if not path.exists() and not path.is_symlink():
         raise SweepError(f"{path}: no such sweep spec file")
@@ -262,18 +269,22 @@ def load_sweep_spec(path: str | Path, kind: SweepKind = "sweep") -> SweepSpec:
     except ScenarioError as error:
         raise SweepError(str(error)) from None
     data.setdefault("name", path.stem)
-    return parse_sweep_spec(data, str(path), kind)
+    return plan_sweep(_validated_spec(data, str(path)), kind)
 
 
 def parse_sweep_spec(data: dict[str, Any], source: str = "<memory>", kind: SweepKind = "sweep") -> SweepSpec:
     """Validate spec data (as read from TOML) and check it against its base scenario, for a
     sweep or a sensitivity run."""
-    try:
-        spec = SweepSpec.model_validate({**data, "source": source})
-    except ValidationError as error:
-        raise SweepError(format_validation_error(source, error, SweepSpec)) from None
+    spec = _validated_spec(data, source)
     plan_sweep(spec, kind)  # resolves the scenario, fields, strategies and points, or raises
     return spec
+
+
+def _validated_spec(data: dict[str, Any], source: str) -> SweepSpec:
+    try:
+        return SweepSpec.model_validate({**data, "source": source})
+    except ValidationError as error:
+        raise SweepError(format_validation_error(source, error, SweepSpec)) from None
 
 
 # --------------------------------------------------------------------------------------------
@@ -1774,9 +1785,7 @@ def run_sweep(
         raise SweepError("--scheduler-security is for a remote cluster; give --scheduler tls://HOST:PORT too")
     if scheduler is not None:
         check_scheduler_address(scheduler, tls is not None)
-    if not isinstance(spec, SweepSpec):
-        spec = load_sweep_spec(spec, kind)
-    plan = plan_sweep(spec, kind)
+    plan = plan_sweep(spec, kind) if isinstance(spec, SweepSpec) else load_sweep_plan(spec, kind)
     started = time.perf_counter()
     with SweepStore.open_for_run(out, plan, repair=repair, warn=warn) as store:
         tasks = plan.tasks()

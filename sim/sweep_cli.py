@@ -32,8 +32,7 @@ from sim.sweep import (
     SweepProgress,
     SweepRun,
     load_sweep,
-    load_sweep_spec,
-    plan_sweep,
+    load_sweep_plan,
     run_sweep,
 )
 
@@ -243,7 +242,7 @@ def sweep(
 
 def _check(spec: Path, kind: SweepKind) -> None:
     """Validate a spec and describe the run it would make."""
-    plan = plan_sweep(load_sweep_spec(spec, kind), kind)
+    plan = load_sweep_plan(spec, kind)
     chunks = len(plan.slots())
     _say(
         f"{spec}: valid; {len(plan.points):,} points x {len(plan.spec.strategies)} strategies x "

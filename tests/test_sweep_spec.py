@@ -145,6 +145,7 @@ SPEC_ERRORS = [
     ({"uncertainties": {"strategy": {"field": "conflict_level", "values": [0.2]}}},
      "Reserved: point, seed, strategy, deal"),
     ({"uncertainties": {"point": {"field": "conflict_level", "values": [0.2]}}}, "'point' is taken"),
+    ({"uncertainties": {" ": {"field": "conflict_level", "values": [0.2]}}}, "an uncertainty needs a name"),
     ({"uncertainties": {"regret": {"field": "conflict_level", "values": [0.2]}}},
      "'regret' is taken by a results column"),
     # sizes: refused from the counts alone, before anything is built
