@@ -145,7 +145,6 @@ SPEC_ERRORS = [
     ({"uncertainties": {"strategy": {"field": "conflict_level", "values": [0.2]}}},
      "Reserved: point, seed, strategy, deal"),
     ({"uncertainties": {"point": {"field": "conflict_level", "values": [0.2]}}}, "'point' is taken"),
-    ({"uncertainties": {" ": {"field": "conflict_level", "values": [0.2]}}}, "an uncertainty needs a name"),
     ({"uncertainties": {"regret": {"field": "conflict_level", "values": [0.2]}}},
      "'regret' is taken by a results column"),
     # sizes: refused from the counts alone, before anything is built
@@ -183,6 +182,11 @@ def test_spec_file_problems(tmp_path: Path):
     partial.write_text('scenario = "baseline"\n')
     with pytest.raises(SweepError, match="field deals_per_point is required"):
         load_sweep_spec(partial)
+
+
+def test_an_uncertainty_needs_a_name():
+    with pytest.raises(SweepError, match="an uncertainty needs a name"):
+        spec_of(uncertainties={" ": {"field": "conflict_level", "values": [0.2]}})
 
 
 def test_sensitivity_sizes_are_bounded():
