@@ -1048,9 +1048,9 @@ class SweepStore:
         store._lock()
         try:
             digest = plan.spec_hash()
-            damage = store._manifest_damage(plan.kind)
-            if damage is None:
-                store.manifest = read_manifest(store.directory)
+            stored, damage = store._stored_manifest(plan.kind)
+            if stored is not None:
+                store.manifest = stored
                 store._check_same(plan, digest)
                 _fold_journal(store.manifest, read_journal(store.directory))
                 store._remove_temporaries()
@@ -1071,20 +1071,18 @@ class SweepStore:
             raise
         return store
 
-    def _manifest_damage(self, kind: str) -> str | None:
-        """None when the manifest reads and checks, ``"absent"`` for a new store, else the
-        refusal (with how to repair)."""
+    def _stored_manifest(self, kind: str) -> tuple[dict[str, Any] | None, str]:
+        """The stored manifest when it reads and checks; else ``"absent"`` for a new store,
+        or the refusal saying how to repair."""
         if not self.manifest_path.exists():
             if not _chunk_files(self.chunk_dir):
-                return "absent"
-            return (
-                f"{self.manifest_path}: missing while chunk files exist; {_repair_hint(self.directory, kind)}"
-            )
+                return None, "absent"
+            hint = _repair_hint(self.directory, kind)
+            return None, f"{self.manifest_path}: missing while chunk files exist; {hint}"
         try:
-            read_manifest(self.directory)
+            return read_manifest(self.directory), ""
         except SweepError as error:
-            return str(error).replace("`buyingsim sweep ", f"`buyingsim {kind} ")
-        return None
+            return None, str(error).replace("`buyingsim sweep ", f"`buyingsim {kind} ")
 
     def _prepare_directory(self) -> None:
         """Create the directory (refusing a foreign one before touching it)."""
