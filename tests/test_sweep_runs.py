@@ -23,6 +23,7 @@ from sim.sweep import (
     ChunkTask,
     SweepError,
     SweepStore,
+    SweepWarning,
     compute_chunk,
     load_sweep,
     load_sweep_spec,
@@ -142,7 +143,8 @@ def test_rerun_resumes_without_recomputing_and_repairs_damaged_chunks(spec_file,
     damaged.write_bytes(damaged.read_bytes()[:100])  # e.g. a disk that lost the tail
     missing.unlink()
     (out / CHUNK_DIR / f"{TEMP_PREFIX}left-behind.parquet").write_bytes(b"partial")
-    repaired = run_sweep(spec_file, out, workers=1)
+    with pytest.warns(SweepWarning, match=f"{damaged.name}: its content differs from the SHA-256"):
+        repaired = run_sweep(spec_file, out, workers=1)
     assert repaired.chunks_computed == 2
     assert not list((out / CHUNK_DIR).glob(f"{TEMP_PREFIX}*"))
     pd.testing.assert_frame_equal(load_sweep(out).deals, reference)
