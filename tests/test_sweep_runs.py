@@ -267,3 +267,27 @@ def test_a_run_starting_at_the_same_instant_is_told_the_directory_is_in_use(spec
     with SweepStore.open_for_run(out, plan) as store:
         assert store.done_keys() == set()
     assert (out / MANIFEST_NAME).exists()
+
+
+def test_two_runs_started_together_never_mistake_the_directory(spec_file, reference, tmp_path):
+    import threading
+
+    out = tmp_path / "together"
+    start = threading.Barrier(2)
+    outcomes: list[object] = [None, None]
+
+    def run(index: int) -> None:
+        start.wait()
+        try:
+            outcomes[index] = run_sweep(spec_file, out, workers=1)
+        except SweepError as error:
+            outcomes[index] = error
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    errors = [str(o) for o in outcomes if isinstance(o, SweepError)]
+    assert len(errors) <= 1 and all("another run" in e and "is writing" in e for e in errors), errors
+    pd.testing.assert_frame_equal(load_sweep(out).deals, reference)
