@@ -9,7 +9,7 @@ CHROMIUM := /usr/bin/chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 DASHBOARD_ARGS ?=
 
-.PHONY: run test lint bench experiments dashboard clean
+.PHONY: run test fuzz lint bench experiments dashboard clean
 
 # The environment: versions pinned in constraints.txt (the set the tests passed with).
 $(STAMP): pyproject.toml constraints.txt
@@ -30,6 +30,11 @@ run: $(STAMP)
 test: $(STAMP) $(CHROMIUM)
 	$(BIN)/ruff check $(LINTED)
 	$(BIN)/python -m pytest -q
+
+## fuzz: the fuzz suites with many more examples, randomised (make test runs a few, derandomised)
+FUZZ_EXAMPLES ?= 1000
+fuzz: $(STAMP)
+	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/python -m pytest -q tests/test_fuzz_inputs.py tests/test_fuzz_sweep.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check $(LINTED)

@@ -116,7 +116,7 @@ def register(app: typer.Typer) -> None:
         if any(s < 0 for s in extra):
             fail(f"--robustness {robustness!r}: give comma-separated non-negative integer seeds, e.g. 1,2,3")
         total = deals * (1 + len(extra))
-        check_deals(total, f"--deals times {1 + len(extra)} seeds")
+        check_deals(total, f"--deals times {1 + len(extra)} seeds" if extra else "--deals")
         progress = DelayedProgress(total, "simulating market")
         bootstrap = progress.stage(len(FIGURES) * BOOTSTRAP_SAMPLES, "bootstrap 95% CIs", "resamples")
         started = time.perf_counter()

@@ -282,7 +282,8 @@ def compare(
     names = list(dict.fromkeys(name.strip() for name in strategies.split(",") if name.strip()))
     if not names:
         fail(f"--strategies {strategies!r}: give at least one strategy name")
-    check_deals(deals * len(names), f"--deals times {len(names)} strategies")
+    held = "--deals" if len(names) == 1 else f"--deals times {len(names)} strategies"
+    check_deals(deals * len(names), held)
     loaded = _load(scenario)
     for name in names:
         with user_errors():
