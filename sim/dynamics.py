@@ -1,16 +1,17 @@
-"""The weekly dynamics seen from Python: the random numbers of a week and the calls into the
-compiled kernels (``sim.kernels``), which hold the one implementation of the weekly rules.
+"""The weekly dynamics seen from Python: calls into the compiled kernels (``sim.kernels``),
+which hold the one implementation of the weekly rules and of their random numbers.
 
-``start`` prepares week 0 and ``step`` advances deals by one week. The vectorized engine calls
-them for a cohort of thousands of deals; the Mesa model for one deal. All randomness arrives in
-a :class:`WeeklyDraws` whose shape does not depend on the strategy, so strategies are compared
-on the same random numbers.
+``start`` prepares week 0, ``step`` advances deals by one week and ``run`` to their end (the
+same weeks). The engine calls them for a cohort of thousands of deals; the Mesa model for one
+deal. Every random number is keyed by (seed, deal, week), so strategies, chunkings and workers
+all see the same numbers for the same deal.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import contextlib
 
+import numba
 import numpy as np
 
 from sim import kernels
@@ -19,38 +20,12 @@ from sim.kernels import ITEM_SLOTS, KERNEL_STATE_FIELDS, UNIFORMS_PER_STAKEHOLDE
 from sim.scenario import Behaviour
 from sim.state import DealState
 
-DRAW_FLOAT = np.float32  # the weekly random numbers are drawn in single precision
+DRAW_FLOAT = np.float32  # the weekly random numbers are single precision
 
 
-@dataclass
-class WeeklyDraws:
-    """One week of random numbers for a set of deals (fixed shapes, independent of strategy).
-
-    Per stakeholder: N_JOBS uniforms for the Gumbel choice of the job in focus, then
-    ITEM_SLOTS x SLOT_FIELDS uniforms for new items (``uniforms``), and ITEM_SLOTS standard
-    normals for their claims (``normals``); per cell: a uniform for voicing it and one for
-    resolving a contradiction on it (``per_cell[:, 0]`` and ``per_cell[:, 1]``).
-    """
-
-    uniforms: np.ndarray  # (D,S,UNIFORMS_PER_STAKEHOLDER) float32
-    normals: np.ndarray  # (D,S,ITEM_SLOTS) float32
-    per_cell: np.ndarray  # (D,2,C) float32
-
-    @classmethod
-    def empty(cls, n: int, stakeholders: int, cells: int) -> WeeklyDraws:
-        return cls(
-            np.empty((n, stakeholders, UNIFORMS_PER_STAKEHOLDER), dtype=DRAW_FLOAT),
-            np.empty((n, stakeholders, ITEM_SLOTS), dtype=DRAW_FLOAT),
-            np.empty((n, 2, cells), dtype=DRAW_FLOAT),
-        )
-
-    def fill(self, rng: np.random.Generator, first: int, count: int) -> None:
-        """Draw the week's numbers of deals [first, first + count) from one block's stream
-        (always in this order, so a block's numbers do not depend on anything else)."""
-        rows = slice(first, first + count)
-        rng.random(dtype=DRAW_FLOAT, out=self.uniforms[rows])
-        rng.standard_normal(dtype=DRAW_FLOAT, out=self.normals[rows])
-        rng.random(dtype=DRAW_FLOAT, out=self.per_cell[rows])
+def _python_overflow_quiet():
+    """Plain-Python kernels (NUMBA_DISABLE_JIT=1) hash with wrapping uint64 scalars: no warnings."""
+    return np.errstate(over="ignore") if numba.config.DISABLE_JIT else contextlib.nullcontext()
 
 
 def state_arrays(state: DealState) -> tuple[np.ndarray, ...]:
@@ -66,14 +41,32 @@ def start(state: DealState, behaviour: Behaviour, params: BehaviourParams | None
 
 
 def step(
-    state: DealState,
-    params: BehaviourParams,
-    draws: WeeklyDraws,
-    horizon: int,
-    deals: np.ndarray,
-    arrays: tuple[np.ndarray, ...] | None = None,
+    arrays: tuple[np.ndarray, ...], params: BehaviourParams, seed: int, horizon: int, deals: np.ndarray
 ) -> None:
-    """Advance the deals at rows ``deals`` of ``state`` by one week (they must be running)."""
-    kernels.advance_week(
-        deals, horizon, params, arrays or state_arrays(state), draws.uniforms, draws.normals, draws.per_cell
-    )
+    """Advance the deals at rows ``deals`` of the state ``arrays`` by one week (all running)."""
+    with _python_overflow_quiet():
+        kernels.advance_week(deals, seed, horizon, params, arrays)
+
+
+def run(
+    arrays: tuple[np.ndarray, ...], params: BehaviourParams, seed: int, horizon: int, deals: np.ndarray
+) -> None:
+    """Run the deals at rows ``deals`` of the state ``arrays`` to their end."""
+    with _python_overflow_quiet():
+        kernels.run_deals(deals, seed, horizon, params, arrays)
+
+
+def week_draws(
+    seed: int, deal_ids: np.ndarray, week: int, stakeholders: int, cells: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The random numbers the kernels use for these deals in ``week``, laid out as arrays:
+    uniforms (D,S,UNIFORMS_PER_STAKEHOLDER) (Gumbel focus, then item slots), normals
+    (D,S,ITEM_SLOTS) and per-cell uniforms (D,2,C) (voicing, resolving). Used to feed the
+    frozen numpy engine the same numbers in the equivalence tests."""
+    n = len(deal_ids)
+    uniforms = np.empty((n, stakeholders, UNIFORMS_PER_STAKEHOLDER), dtype=DRAW_FLOAT)
+    normals = np.empty((n, stakeholders, ITEM_SLOTS), dtype=DRAW_FLOAT)
+    per_cell = np.empty((n, 2, cells), dtype=DRAW_FLOAT)
+    with _python_overflow_quiet():
+        kernels.fill_week_draws(seed, np.asarray(deal_ids, dtype=np.int64), week, uniforms, normals, per_cell)
+    return uniforms, normals, per_cell

@@ -1,11 +1,11 @@
-"""The engine: runs cohorts of deals week by week through the compiled kernels (``sim.kernels``).
+"""The engine: runs cohorts of deals through the compiled weekly kernels (``sim.kernels``).
 
-Reproducibility: deals are grouped in fixed blocks of ``BLOCK_SIZE``. Each block owns three
-random streams derived from the seed: its customers, the assignment of focal strategies in a
-mixed population, and the weekly dynamics. A block's weekly draws always cover the whole
-block, whatever the strategy and however many of its deals are still running, so a deal's
-results depend only on the seed and its index: not on chunk size, worker count or executor,
-and strategies meet the same customers and the same random numbers (common random numbers).
+Reproducibility: deals are grouped in fixed blocks of ``BLOCK_SIZE``. Each block owns two
+random streams derived from the seed: its customers and the assignment of focal strategies in
+a mixed population. The weekly dynamics draw from one counter-based stream per deal, keyed by
+the seed, the deal's index in the run and the week. So a deal's results depend only on the seed
+and its index: not on chunk size, worker count or executor, and strategies meet the same
+customers and the same random numbers (common random numbers).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from dataclasses import dataclass, fields
 import numpy as np
 import pandas as pd
 
-from sim.dynamics import WeeklyDraws, start, state_arrays, step
+from sim.dynamics import run, start, state_arrays, step
 from sim.kernels import behaviour_params
 from sim.outcomes import deal_outcomes
 from sim.scenario import Scenario, ScenarioError
@@ -25,7 +25,7 @@ from sim.strategies import strategy_table
 
 BLOCK_SIZE = 256
 DEFAULT_CHUNK_SIZE = 16384
-STREAM_CUSTOMER, STREAM_STRATEGY, STREAM_DYNAMICS = 0, 1, 2
+STREAM_CUSTOMER, STREAM_STRATEGY = 0, 1  # (2 was the weekly dynamics, now keyed per deal)
 
 
 def stream(seed: int, block: int, kind: int) -> np.random.Generator:
@@ -78,7 +78,7 @@ class Cohort:
         self.plan = StrategyPlan.of(scenario, strategy)
         table = strategy_table([scenario.strategy(name) for name in self.plan.names])
         self.blocks = blocks
-        self.dynamics_streams = [stream(seed, block, STREAM_DYNAMICS) for block, _, _ in blocks]
+        self.seed = seed
         parts = []
         for block, first, count in blocks:
             customers = new_customers(scenario, count, stream(seed, block, STREAM_CUSTOMER), seed)
@@ -94,10 +94,6 @@ class Cohort:
         self.cells = self._all.evidence_weight.shape[2]
         start(self._all, self.behaviour, self.params)
         self._arrays = state_arrays(self._all)
-        self._draws = WeeklyDraws.empty(self.size, self.stakeholders, self.cells)
-        offsets = np.cumsum([0] + [count for _, _, count in blocks])
-        self._block_rows = [(int(offsets[i]), count) for i, (_, _, count) in enumerate(blocks)]
-        self._block_of_row = np.repeat(np.arange(len(blocks)), [count for _, _, count in blocks])
         self.active = np.arange(self.size)  # rows of the deals still running
         self._running_view: DealState | None = None
         self.finished_state: DealState | None = None  # deals that ended at the last step
@@ -116,11 +112,7 @@ class Cohort:
 
     def _advance(self) -> np.ndarray:
         """One week for the running deals; returns the rows of the deals that ended."""
-        alive = np.bincount(self._block_of_row[self.active], minlength=len(self.blocks))
-        for index in np.flatnonzero(alive):
-            first, count = self._block_rows[index]
-            self._draws.fill(self.dynamics_streams[index], first, count)
-        step(self._all, self.params, self._draws, self.horizon, self.active, self._arrays)
+        step(self._arrays, self.params, self.seed, self.horizon, self.active)
         ended = self._all.finished[self.active]
         rows = self.active[ended]
         self.active = self.active[~ended]
@@ -140,8 +132,9 @@ class Cohort:
 
     def run(self) -> pd.DataFrame:
         """Run every deal to its end; one row per deal, in deal order."""
-        while self.running:
-            self._advance()
+        run(self._arrays, self.params, self.seed, self.horizon, self.active)
+        self.active = self.active[:0]
+        self._running_view = None
         return pd.DataFrame(deal_outcomes(self._all, self.behaviour, self.horizon, self.plan.names))
 
 

@@ -2,9 +2,11 @@
 
 Used by the equivalence tests and by ``benchmarks/engine.py --compare``; nothing in ``sim/``
 imports it. It merges the former ``sim/state.py``, ``sim/dynamics.py``, ``sim/outcomes.py`` and
-``sim/engine.py`` unchanged except for two things: the working float type ``FLOAT`` can be
-chosen when the module is loaded (see ``benchmarks.numpy_reference.load``), and the weekly
-draws are always float32 (``DRAW_FLOAT``) so both precisions see the same random numbers.
+``sim/engine.py`` unchanged except for three things: the working float type ``FLOAT`` can be
+chosen when the module is loaded (see ``benchmarks.numpy_reference.load``), the weekly draws
+are always float32 (``DRAW_FLOAT``) so both precisions see the same random numbers, and a
+``draw_source`` may replace the per-block weekly streams (to feed it the numbers the compiled
+engine draws per deal, ``sim.dynamics.week_draws``).
 """
 
 from __future__ import annotations
@@ -1130,9 +1132,17 @@ class Cohort:
     """A set of whole blocks of deals advancing week by week through the shared dynamics."""
 
     def __init__(
-        self, scenario: Scenario, seed: int, blocks: list[tuple[int, int, int]], strategy: str | None = None
+        self,
+        scenario: Scenario,
+        seed: int,
+        blocks: list[tuple[int, int, int]],
+        strategy: str | None = None,
+        draw_source: Callable | None = None,
     ):
-        """``blocks`` lists (block index, first deal, number of deals)."""
+        """``blocks`` lists (block index, first deal, number of deals). ``draw_source`` (added
+        for the equivalence tests): ``(seed, deal_ids, week, S, C) -> (uniforms, normals,
+        per_cell)`` replaces the per-block weekly streams."""
+        self.draw_source, self.seed, self.week = draw_source, seed, 0
         if seed < 0:
             raise ScenarioError(f"seed = {seed}: must be a non-negative integer")
         self.scenario = scenario
@@ -1152,6 +1162,7 @@ class Cohort:
             vendor = vendor_array(table, focal, self.plan.competitor, scenario.simulation.n_options)
             parts.append(initial_state(customers, vendor, focal, np.arange(first, first + count)))
         padded = _concat_states(parts)
+        self.deal_ids = padded.deal_id
         self.size = padded.n_deals
         self.stakeholders = padded.member.shape[1]
         self.cells = padded.evidence_weight.shape[2]
@@ -1180,12 +1191,26 @@ class Cohort:
 
         ``finished_state`` then holds the final state of those deals (of the last group size
         in which deals ended)."""
-        draws = WeeklyDraws.concat(
-            [
-                WeeklyDraws.draw(rng, count, self.stakeholders, self.cells)
-                for rng, (_, _, count) in zip(self.dynamics_streams, self.blocks, strict=True)
-            ]
-        )
+        if self.draw_source is not None:
+            uniform, noise, per_cell = self.draw_source(
+                self.seed, self.deal_ids, self.week, self.stakeholders, self.cells
+            )
+            n, S = uniform.shape[:2]
+            draws = WeeklyDraws(
+                focus=uniform[..., :N_JOBS],
+                slots=uniform[..., N_JOBS:].reshape(n, S, ITEM_SLOTS, SLOT_FIELDS),
+                noise=noise,
+                voice=per_cell[:, 0],
+                resolve=per_cell[:, 1],
+            )
+            self.week += 1
+        else:
+            draws = WeeklyDraws.concat(
+                [
+                    WeeklyDraws.draw(rng, count, self.stakeholders, self.cells)
+                    for rng, (_, _, count) in zip(self.dynamics_streams, self.blocks, strict=True)
+                ]
+            )
         self.finished_state = None
         ended: list[dict] = []
         running = []
@@ -1245,12 +1270,13 @@ def iter_chunks(
     strategy: str | None = None,
     chunk_size: int = DEFAULT_CHUNK_SIZE,
     first_deal: int = 0,
+    draw_source: Callable | None = None,
 ) -> Iterator[pd.DataFrame]:
     """Per-deal tables chunk by chunk, so memory stays bounded for any number of deals."""
     blocks = block_plan(n_deals, first_deal)
     per_chunk = max(1, chunk_size // BLOCK_SIZE)
     for index in range(0, len(blocks), per_chunk):
-        yield Cohort(scenario, seed, blocks[index : index + per_chunk], strategy).run()
+        yield Cohort(scenario, seed, blocks[index : index + per_chunk], strategy, draw_source).run()
 
 
 def simulate_frame(
@@ -1260,12 +1286,13 @@ def simulate_frame(
     strategy: str | None = None,
     chunk_size: int = DEFAULT_CHUNK_SIZE,
     progress: Callable[[int], None] | None = None,
+    draw_source: Callable | None = None,
 ) -> pd.DataFrame:
     """All deals' outcome rows as one DataFrame; ``progress`` is called with deals finished."""
     if n_deals < 1:
         raise ScenarioError(f"deals = {n_deals}: must be at least 1")
     frames = []
-    for frame in iter_chunks(scenario, n_deals, seed, strategy, chunk_size):
+    for frame in iter_chunks(scenario, n_deals, seed, strategy, chunk_size, draw_source=draw_source):
         frames.append(frame)
         if progress is not None:
             progress(len(frame))
