@@ -883,6 +883,27 @@ class _ManifestPoint(BaseModel):
     values: dict[str, Any]
 
 
+class _ManifestParameter(BaseModel):
+    name: str
+    field: str
+    kind: ParameterKind
+
+
+class _Problem(BaseModel):
+    num_vars: int
+    names: list[str]
+    bounds: list[tuple[float, float]]
+
+
+class _Design(BaseModel):
+    """A sensitivity run's design (empty for a sweep)."""
+
+    method: Literal["sobol", "morris"]
+    problem: _Problem
+    levels: int
+    matrix: list[list[float]]
+
+
 class _Manifest(BaseModel):
     """The fields of ``manifest.json`` this code relies on (others are for people)."""
 
@@ -894,11 +915,29 @@ class _Manifest(BaseModel):
     spec: SweepSpec
     spec_source: str | None = None
     base_scenario: dict[str, Any]
-    parameters: list[dict[str, Any]]
+    parameters: list[_ManifestParameter]
     strategies: list[str]
     points: list[_ManifestPoint]
     design: dict[str, Any]
     chunks: dict[str, _ManifestChunk]
+
+    @model_validator(mode="after")
+    def _consistent(self) -> _Manifest:
+        """Parameters, point values and the design agree with the spec (the reports index
+        one by the other)."""
+        names = list(self.spec.uncertainties)
+        if [p.name for p in self.parameters] != names:
+            raise ValueError("parameters differ from the spec's uncertainties")
+        if any(list(point.values) != names for point in self.points):
+            raise ValueError("point values differ from the spec's uncertainties")
+        if self.kind == "sensitivity":
+            try:
+                design = _Design.model_validate(self.design)
+            except ValidationError:
+                raise ValueError("the sensitivity design is incomplete") from None
+            if design.problem.names != names or len(design.matrix) != len(self.points):
+                raise ValueError("the sensitivity design does not match the spec and points")
+        return self
 
 
 def _rerun_hint(manifest: dict[str, Any] | None, directory: Path) -> str:
@@ -916,22 +955,30 @@ def _repair_hint(directory: Path, kind: str = "sweep") -> str:
     )
 
 
-def read_manifest(directory: str | Path) -> dict[str, Any]:
+def read_manifest(directory: str | Path, kind: SweepKind | None = None) -> dict[str, Any]:
     """Read and check a store's manifest: its fields and types, and a chunk table that is
     exactly the layout its spec and points give. A missing or damaged manifest raises a
-    one-line :class:`SweepError` saying how to rebuild it."""
+    one-line :class:`SweepError` saying how to rebuild it (with ``buyingsim KIND``: ``kind``,
+    else the kind the manifest records, else ``sweep``)."""
     directory = Path(directory)
     path = directory / MANIFEST_NAME
+    data: Any = None
     try:
         data = json.loads(path.read_bytes().decode("utf-8"))
     except FileNotFoundError:
         if _chunk_files(directory / CHUNK_DIR):
-            raise SweepError(f"{path}: missing; {_repair_hint(directory)}") from None
+            raise SweepError(f"{path}: missing; {_repair_hint(directory, kind or 'sweep')}") from None
         raise SweepError(f"{directory}: not a sweep results directory (no {MANIFEST_NAME})") from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as error:
         detail = str(error).splitlines()[0][:200] if str(error) else type(error).__name__
-        raise SweepError(f"{path}: damaged manifest ({detail}); {_repair_hint(directory)}") from None
-    stored_format = data.get("format") if isinstance(data, dict) else None
+        raise SweepError(
+            f"{path}: damaged manifest ({detail}); {_repair_hint(directory, kind or 'sweep')}"
+        ) from None
+    stored = data if isinstance(data, dict) else {}
+    hint = _repair_hint(
+        directory, kind or (stored.get("kind") if stored.get("kind") == "sensitivity" else "sweep")
+    )
+    stored_format = stored.get("format")
     if isinstance(stored_format, int) and stored_format != STORE_FORMAT:
         raise SweepError(
             f"{directory}: written in store format {stored_format}, this version reads format "
@@ -941,10 +988,10 @@ def read_manifest(directory: str | Path) -> dict[str, Any]:
         checked = _Manifest.model_validate(data)
     except ValidationError as error:
         first = error.errors()[0]
-        where = ".".join(map(str, first["loc"])) or "top level"
-        raise SweepError(
-            f"{path}: damaged manifest (field {where}: {first['msg']}); {_repair_hint(directory)}"
-        ) from None
+        where = ".".join(map(str, first["loc"]))
+        message = str(first["msg"]).removeprefix("Value error, ").splitlines()[0][:300]
+        detail = f"field {where}: {message}" if where else message
+        raise SweepError(f"{path}: damaged manifest ({detail}); {hint}") from None
     spec = checked.spec
     layout = chunk_layout(
         len(checked.points), list(checked.strategies), spec.deals_per_point, spec.chunk_deals
@@ -963,8 +1010,7 @@ def read_manifest(directory: str | Path) -> dict[str, Any]:
     )
     if not matches:
         raise SweepError(
-            f"{path}: damaged manifest (its chunk table does not match its spec and points); "
-            f"{_repair_hint(directory, checked.kind)}"
+            f"{path}: damaged manifest (its chunk table does not match its spec and points); {hint}"
         )
     return data
 
@@ -1071,7 +1117,7 @@ class SweepStore:
             raise
         return store
 
-    def _stored_manifest(self, kind: str) -> tuple[dict[str, Any] | None, str]:
+    def _stored_manifest(self, kind: SweepKind) -> tuple[dict[str, Any] | None, str]:
         """The stored manifest when it reads and checks; else ``"absent"`` for a new store,
         or the refusal saying how to repair."""
         if not self.manifest_path.exists():
@@ -1080,9 +1126,9 @@ class SweepStore:
             hint = _repair_hint(self.directory, kind)
             return None, f"{self.manifest_path}: missing while chunk files exist; {hint}"
         try:
-            return read_manifest(self.directory), ""
+            return read_manifest(self.directory, kind), ""
         except SweepError as error:
-            return None, str(error).replace("`buyingsim sweep ", f"`buyingsim {kind} ")
+            return None, str(error)
 
     def _prepare_directory(self) -> None:
         """Create the directory (refusing a foreign one before touching it)."""

@@ -221,7 +221,8 @@ def test_a_truncated_chunk_is_refused_then_recomputed(spec_file, clean, store):
     assert_same_results(store, clean)
 
 
-@pytest.mark.parametrize("damage", ["truncated", "empty object", "deleted", "wrong chunk table"])
+@pytest.mark.parametrize("damage", ["truncated", "empty object", "deleted", "wrong chunk table",
+                                    "renamed parameter"])
 def test_a_damaged_manifest_is_refused_everywhere_and_repair_rebuilds_it(spec_file, clean, store,
                                                                          damage):
     manifest = store / MANIFEST_NAME
@@ -232,9 +233,13 @@ def test_a_damaged_manifest_is_refused_everywhere_and_repair_rebuilds_it(spec_fi
         manifest.write_text("{}")
     elif damage == "deleted":
         manifest.unlink()
-    else:
+    elif damage == "wrong chunk table":
         data = json.loads(text)
         data["chunks"]["p00000-s0-seller_led-c0000"]["first_deal"] = 256
+        manifest.write_text(json.dumps(data))
+    else:
+        data = json.loads(text)
+        data["parameters"][0]["name"] = "point"
         manifest.write_text(json.dumps(data))
     expected = "missing" if damage == "deleted" else "damaged manifest"
     with pytest.raises(SweepError, match=rf"{expected}.*--repair"):
