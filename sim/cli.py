@@ -205,6 +205,15 @@ def _run(
         return simulate(scenario, deals, seed, strategy, chunk_size=CLI_CHUNK, progress=progress)
 
 
+OUT_FORMATS = (".csv", ".parquet", ".json")
+
+
+def check_out(out: Path | None) -> None:
+    """Refuse an --out format the table cannot be written in before any work is done."""
+    if out is not None and out.suffix not in OUT_FORMATS:
+        fail(f"--out {out}: unsupported format {out.suffix!r}; allowed: {', '.join(OUT_FORMATS)}")
+
+
 def check_deals(total: int, flag: str = "--deals") -> None:
     """Refuse at once a command that would hold more deals in memory than the cap."""
     with user_errors():
@@ -238,9 +247,8 @@ def run(
 ) -> None:
     """Simulate a scenario and print each metric with its 95% confidence interval."""
     check_deals(deals)
+    check_out(out)
     loaded = _load(scenario)
-    if out is not None and out.suffix not in (".csv", ".parquet", ".json"):
-        fail(f"--out {out}: unsupported format {out.suffix!r}; allowed: .csv, .parquet, .json")
     if strategy is not None:
         with user_errors():
             loaded.strategy(strategy, given_by="--strategy")
@@ -284,6 +292,7 @@ def compare(
         fail(f"--strategies {strategies!r}: give at least one strategy name")
     held = "--deals" if len(names) == 1 else f"--deals times {len(names)} strategies"
     check_deals(deals * len(names), held)
+    check_out(out)
     loaded = _load(scenario)
     for name in names:
         with user_errors():

@@ -705,3 +705,11 @@ def test_progress_display_counts_each_stage_in_its_own_row(monkeypatch):
         assert tasks[1].fields["unit"] == "resamples"
     finally:
         progress.close()
+
+
+def test_compare_refuses_an_output_format_before_simulating(tmp_path, monkeypatch):
+    import sim.cli as cli
+
+    monkeypatch.setattr(cli, "simulate", lambda *args, **kwargs: pytest.fail("simulated anyway"))
+    line = one_error_line(invoke("compare", "baseline", "--deals", 20, "--out", tmp_path / "all.xlsx"))
+    assert "--out" in line and ".parquet" in line
