@@ -53,7 +53,10 @@ WorkersOpt = Annotated[
 ]
 SchedulerOpt = Annotated[
     str | None,
-    typer.Option(help="Run on an existing Dask cluster, e.g. tcp://HOST:8786 (workers need this package)."),
+    typer.Option(
+        help="Run on an existing Dask cluster you control, e.g. tcp://HOST:8786 (results come back "
+        "as pickles; workers need this package)."
+    ),
 ]
 DaskLocalOpt = Annotated[
     bool,
