@@ -4,6 +4,11 @@ Each strategy runs through the vectorized engine (``sim.simulate``) on the same 
 deals differ only by the focal vendor's strategy (common random numbers). Results are cached
 by scenario content, deal count and seed; they are plain data, so sharing the cache between
 browser sessions is safe, and the default comparison is computed once when the server starts.
+The cache keeps the most recently used comparisons within :data:`CACHE_BUDGET_BYTES`.
+
+The page's fields accept only the listed scenarios and deal counts and a seed that
+:func:`dashboards.inputs.parse_seed` accepts; anything else gets a message beside the field
+and the comparison shown stays the last valid one.
 """
 
 from __future__ import annotations
@@ -12,17 +17,28 @@ import contextlib
 import html
 import threading
 import time
-from collections.abc import Iterator
+from collections import OrderedDict
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import solara
 from matplotlib.figure import Figure
 
+from dashboards.inputs import (
+    FieldError,
+    FieldMessage,
+    SafeView,
+    bundled_scenarios,
+    failure_message,
+    parse_seed,
+    pick,
+)
 from sim.engine import BLOCK_SIZE, iter_chunks
 from sim.results import HEADLINE, METRICS, Results, compare_strategies
-from sim.scenario import SCENARIO_DIR, Scenario, ScenarioError, load_scenario
+from sim.scenario import Scenario, ScenarioError, load_scenario
 
 STRATEGIES = ("seller_led", "digital_first", "sense_making")
 STRATEGY_COLOURS = {"seller_led": "#c44e52", "digital_first": "#4c72b0", "sense_making": "#55a868"}
@@ -32,6 +48,9 @@ DEAL_CHOICES = [500, 1000, 2000, 5000, 10000]
 DISTRIBUTIONS = ("purchase_ease", "deal_size", "regret")
 RATES = ("no_decision", "high_quality_deal")
 FIGURE_DPI = 90
+# Finished comparisons kept for every session, least recently used dropped first. One of
+# 10,000 deals per strategy holds about 20-30 MB, so about eight of the largest fit.
+CACHE_BUDGET_BYTES = 200 * 2**20
 
 
 @dataclass(frozen=True)
@@ -52,10 +71,51 @@ class Comparison:
     def complete(self) -> bool:
         return self.n_deals == self.target
 
+    @property
+    def nbytes(self) -> int:
+        """Memory held by the deals and the table (what the cache budget counts)."""
+        frames = [run.deals for run in self.runs.values()] + [self.table]
+        return int(sum(frame.memory_usage(index=True, deep=True).sum() for frame in frames))
 
-_cache: dict[tuple[str, int, int], Comparison] = {}
-_in_progress: dict[tuple[str, int, int], threading.Event] = {}
+
+@dataclass(frozen=True)
+class Failure:
+    """What the page shows instead of a comparison that could not be computed."""
+
+    message: str
+
+
+CacheKey = tuple[str, int, int]
+_cache: OrderedDict[CacheKey, Comparison] = OrderedDict()  # least recently used first
+_in_progress: dict[CacheKey, threading.Event] = {}
 _registry_lock = threading.Lock()
+
+
+def cache_bytes() -> int:
+    """Bytes held by the cached comparisons (at most :data:`CACHE_BUDGET_BYTES`)."""
+    with _registry_lock:
+        return sum(comparison.nbytes for comparison in _cache.values())
+
+
+def _cached(key: CacheKey) -> Comparison | None:
+    """The cached comparison for ``key``, now the most recently used (call with the lock)."""
+    comparison = _cache.get(key)
+    if comparison is not None:
+        _cache.move_to_end(key)
+    return comparison
+
+
+def _remember(key: CacheKey, comparison: Comparison) -> None:
+    """Cache ``comparison``, dropping the least recently used ones until all fit the budget
+    (one larger than the whole budget is not kept; call with the lock)."""
+    if comparison.nbytes > CACHE_BUDGET_BYTES:
+        return
+    _cache[key] = comparison
+    _cache.move_to_end(key)
+    held = sum(entry.nbytes for entry in _cache.values())
+    while held > CACHE_BUDGET_BYTES:
+        _, dropped = _cache.popitem(last=False)
+        held -= dropped.nbytes
 
 
 def _rounds(n_deals: int) -> list[int]:
@@ -79,17 +139,21 @@ def iter_comparison(scenario: str | Scenario = "baseline", n_deals: int = DEFAUL
         raise ScenarioError(f"seed = {seed}: must be a non-negative integer")
     key = (loaded.model_dump_json(), int(n_deals), int(seed))
     with _registry_lock:
-        waiting = _in_progress.get(key) if key not in _cache else None
-        owner = key not in _cache and waiting is None
-        if owner:
+        cached = _cached(key)
+        waiting = _in_progress.get(key) if cached is None else None
+        if cached is None and waiting is None:
             _in_progress[key] = threading.Event()
+    if cached is not None:
+        yield cached
+        return
     if waiting is not None:
         waiting.wait()
-    if not owner:
-        if key in _cache:
-            yield _cache[key]
-            return
-        yield from iter_comparison(loaded, n_deals, seed)  # the other computation failed
+        with _registry_lock:
+            cached = _cached(key)
+        if cached is not None:
+            yield cached
+        else:  # the other computation failed, or its result was too large to keep
+            yield from iter_comparison(loaded, n_deals, seed)
         return
     try:
         started = time.perf_counter()
@@ -107,7 +171,7 @@ def iter_comparison(scenario: str | Scenario = "baseline", n_deals: int = DEFAUL
                                     compare_strategies(runs, HEADLINE), time.perf_counter() - started)
             if comparison.complete:
                 with _registry_lock:
-                    _cache[key] = comparison
+                    _remember(key, comparison)
             yield comparison
     finally:
         with _registry_lock:
@@ -206,35 +270,74 @@ def intervals_figure(comparison: Comparison) -> Figure:
 
 @solara.component
 def Page() -> None:  # noqa: N802 (Solara components)
+    """The compare page; any unexpected failure becomes a short message, not a traceback."""
+    SafeView(ComparePage, "The compare page")
+
+
+@solara.component
+def ComparePage() -> None:  # noqa: N802 (Solara components)
     """The compare page: controls, then the table, intervals and distributions."""
     scenario, set_scenario = solara.use_state("baseline")
     n_deals, set_n_deals = solara.use_state(DEFAULT_DEALS)
+    seed, set_seed = solara.use_state(0)
     seed_text, set_seed_text = solara.use_state("0")
+    refused = solara.use_reactive({})  # field -> message about its last refused value
+    names = bundled_scenarios()
 
-    def compute() -> Iterator[Comparison]:
-        seed = int(seed_text) if seed_text.strip().isdigit() else -1
-        yield from iter_comparison(scenario, n_deals, seed)
+    def accept(field: str, current: object, check: Callable[[], Any],
+               store: Callable[[Any], None]) -> None:
+        """Store the checked value, or keep ``current`` and show why the value was refused."""
+        try:
+            value = check()
+        except FieldError as error:
+            refused.value = {**refused.value, field: f"{error}; keeping {current}"}
+            return
+        refused.value = {name: text for name, text in refused.value.items() if name != field}
+        store(value)
+
+    def on_seed(text: str) -> None:
+        set_seed_text(str(text))
+        accept("seed", seed, lambda: parse_seed(text), set_seed)
+
+    def compute() -> Iterator[Comparison | Failure]:
+        try:
+            yield from iter_comparison(scenario, n_deals, seed)
+        except Exception as error:  # noqa: BLE001 (one line in the page, the rest in the log)
+            yield Failure(failure_message(error, "The comparison"))
 
     # A threaded generator task: each yielded (partial, then full) comparison is shown at once.
-    task = solara.lab.use_task(compute, dependencies=[scenario, n_deals, seed_text])
-    latest: Comparison | None = task.latest
+    task = solara.lab.use_task(compute, dependencies=[scenario, n_deals, seed])
+    latest = task.latest
 
     with solara.AppBar():
         solara.AppBarTitle("Compare strategies")
-    with solara.Sidebar(), solara.Card("Comparison"):
-        names = sorted(path.stem for path in SCENARIO_DIR.glob("*.toml"))
-        solara.Select("Scenario", value=scenario, values=names, on_value=set_scenario)
-        solara.Select("Deals per strategy", value=n_deals, values=DEAL_CHOICES, on_value=set_n_deals)
-        solara.InputText("Seed (press Enter)", value=seed_text, on_value=set_seed_text)
-        solara.Text("Each strategy meets the same customers (same seed): the differences "
-                    "come from the strategy alone.")
+    def controls() -> solara.Element:
+        with solara.Card("Comparison") as card:
+            solara.Select("Scenario", value=scenario, values=names, on_value=lambda value: accept(
+                "scenario", scenario, lambda: pick("scenario", value, names), set_scenario))
+            FieldMessage(refused.value.get("scenario"))
+            solara.Select("Deals per strategy", value=n_deals, values=DEAL_CHOICES,
+                          on_value=lambda value: accept(
+                              "deals", n_deals, lambda: pick("deals per strategy", value, DEAL_CHOICES),
+                              set_n_deals))
+            FieldMessage(refused.value.get("deals"))
+            solara.InputText("Seed (press Enter)", value=seed_text, on_value=on_seed)
+            FieldMessage(refused.value.get("seed"))
+            solara.Text("Each strategy meets the same customers (same seed): the differences "
+                        "come from the strategy alone.")
+        return card
+
+    with solara.Sidebar():  # rendered apart from the page, so it needs its own safety net
+        SafeView(controls, "The comparison settings")
 
     with solara.Column(classes=["compare-page"]):
-        if task.error:
-            message = str(task.exception) if isinstance(task.exception, ScenarioError) else repr(
-                task.exception)
-            solara.Error(message.splitlines()[0] if message else "comparison failed")
+        if task.error:  # compute() catches everything; this is the last safety net
+            solara.Error(failure_message(task.exception or RuntimeError(), "The comparison"))
             return
+        if isinstance(latest, Failure):
+            if not task.pending:
+                solara.Error(latest.message, classes=["compare-failure"])
+            latest = None
         if task.pending:
             solara.ProgressLinear(True)
             shown = (f"showing the first {latest.n_deals:,}; " if latest is not None

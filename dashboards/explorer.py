@@ -3,21 +3,26 @@
 The page shows the consensus network (node colour = job in focus, size = influence, edge
 width = trust, a red ring = holds evidence on an unresolved contradiction), the six jobs'
 completion over the weeks with every reopening marked, disagreement / contradictions /
-overload, and an outcome card when the deal ends. Controls rebuild the model on Reset and
-keep their values. Figures use fixed margins: ``tight_layout`` would cost a full extra draw
-every week, which made Play several times slower.
+overload, and an outcome card when the deal ends. The deal settings are checked as they
+change (:func:`check_field`): a refused value gets a message beside its field and the last
+valid value stays; Reset builds the next deal from the valid settings. Figures use fixed
+margins: ``tight_layout`` would cost a full extra draw every week, which made Play several
+times slower.
 
-Every browser session builds its own model inside :func:`Page`; nothing model-like lives at
-module level, because Solara shares module globals between sessions.
+Every browser session builds its own model and settings inside :func:`Page`; nothing
+per-session lives at module level, because Solara shares module globals between sessions, so
+closing a session frees its model.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import html
 import threading
 import warnings
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from typing import Any
 
 import networkx as nx
@@ -26,8 +31,18 @@ import solara
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
+from dashboards.inputs import (
+    FieldError,
+    FieldMessage,
+    SafeView,
+    bundled_scenarios,
+    failure_message,
+    in_range,
+    parse_seed,
+    pick,
+)
 from sim.model import JOB_LABELS, BuyingGroupModel
-from sim.scenario import JOB_NAMES, SCENARIO_DIR, ScenarioError, load_scenario
+from sim.scenario import JOB_NAMES, MAX_GROUP_SIZE, ScenarioError, load_scenario
 from sim.strategies import BUILTIN_STRATEGIES
 
 with warnings.catch_warnings():  # Mesa 3.3.1's own tab view trips Solara's hook checker
@@ -35,6 +50,7 @@ with warnings.catch_warnings():  # Mesa 3.3.1's own tab view trips Solara's hook
                             category=UserWarning)
     from mesa.visualization import SolaraViz
     from mesa.visualization.utils import force_update
+from mesa.agent import Agent
 
 SCENARIO_MIX = "scenario mix"
 JOB_COLOURS = ("#4c72b0", "#55a868", "#c44e52", "#8172b2", "#ccb974", "#64b5cd")
@@ -45,105 +61,117 @@ ROLE_SHORT = {
 END_REASONS = {
     "purchase": "all six jobs complete", "horizon": "ran out of time", "exhausted": "group exhausted",
 }
-DEFAULTS: dict[str, Any] = {
-    "scenario": "baseline", "strategy": "seller_led", "group_size": 7,
-    "conflict_level": 0.5, "information_volume": 1.0, "seed": "0",
-}
 FIGURE_DPI = 90
-
-
-def bundled_scenarios() -> list[str]:
-    """Names of the scenarios shipped in ``scenarios/``, baseline first."""
-    names = sorted(path.stem for path in SCENARIO_DIR.glob("*.toml"))
-    return sorted(names, key=lambda name: name != "baseline")
-
-
-def model_params() -> dict[str, dict[str, Any]]:
-    """SolaraViz controls; their values are passed to :class:`ExplorerModel` on Reset."""
-    return {
-        "scenario": {"type": "Select", "label": "Scenario", "value": DEFAULTS["scenario"],
-                     "values": bundled_scenarios()},
-        "strategy": {"type": "Select", "label": "Focal vendor strategy",
-                     "value": DEFAULTS["strategy"], "values": [*BUILTIN_STRATEGIES, SCENARIO_MIX]},
-        "group_size": {"type": "SliderInt", "label": "Group size", "value": DEFAULTS["group_size"],
-                       "min": 1, "max": 16, "step": 1},
-        "conflict_level": {"type": "SliderFloat", "label": "Conflict level",
-                           "value": DEFAULTS["conflict_level"], "min": 0.0, "max": 1.0, "step": 0.05},
-        "information_volume": {"type": "SliderFloat", "label": "Information volume",
-                               "value": DEFAULTS["information_volume"], "min": 0.0, "max": 4.0,
-                               "step": 0.1},
-        "seed": {"type": "InputText", "label": "Seed (press Enter, then Reset)",
-                 "value": DEFAULTS["seed"]},
-    }
+LAYOUT_SEEDS = 2**32  # networkx layouts take seeds below 2**32; the deal itself uses the full seed
 
 
 @dataclass(frozen=True)
-class ExplorerInputs:
-    """Control values turned into model arguments, with a message for anything unusable."""
+class ExplorerSettings:
+    """Checked values of the deal settings: what Reset builds the next deal from."""
 
-    scenario: str
-    strategy: str | None
-    group_size: int
-    overrides: dict[str, float]
-    seed: int
-    problem: str | None = None
+    scenario: str = "baseline"
+    strategy: str = "seller_led"  # or SCENARIO_MIX: the scenario's own mix draws it
+    group_size: int = 7
+    conflict_level: float = 0.5
+    information_volume: float = 1.0
+    seed: int = 0
 
 
-def resolve_inputs(scenario: str, strategy: str, group_size: int, conflict_level: float,
-                   information_volume: float, seed: str | int) -> ExplorerInputs:
-    """Check the controls before building a model, so a bad value becomes a visible message
-    (and the baseline deal) rather than an exception inside the button handler."""
-    problem = None
+def setting_fields() -> dict[str, dict[str, Any]]:
+    """Each setting's control: its kind, label and allowed values (used to draw and to check)."""
+    return {
+        "scenario": {"type": "Select", "label": "Scenario", "values": bundled_scenarios()},
+        "strategy": {"type": "Select", "label": "Focal vendor strategy",
+                     "values": [*BUILTIN_STRATEGIES, SCENARIO_MIX]},
+        "group_size": {"type": "SliderInt", "label": "Group size", "min": 1,
+                       "max": MAX_GROUP_SIZE, "step": 1},
+        "conflict_level": {"type": "SliderFloat", "label": "Conflict level", "min": 0.0,
+                           "max": 1.0, "step": 0.05},
+        "information_volume": {"type": "SliderFloat", "label": "Information volume", "min": 0.0,
+                               "max": 4.0, "step": 0.1},
+        "seed": {"type": "InputText", "label": "Seed (press Enter, then Reset)"},
+    }
+
+
+def check_field(name: str, value: object) -> Any:
+    """The value of setting ``name`` if the browser sent an allowed one; else FieldError."""
+    spec = setting_fields().get(name)
+    if spec is None:
+        raise FieldError(f"{name}: not a setting of the explorer ({', '.join(setting_fields())})")
+    field = spec["label"].lower()
+    if spec["type"] == "Select":
+        return pick(field, value, spec["values"])
+    if spec["type"] in ("SliderInt", "SliderFloat"):
+        return in_range(field, value, spec["min"], spec["max"], whole=spec["type"] == "SliderInt")
+    return parse_seed(value)
+
+
+def scenario_problem(settings: ExplorerSettings) -> str | None:
+    """Why the scenario cannot run these settings (one line), or None when it can."""
     try:
-        seed_value = int(str(seed).strip())
-        if seed_value < 0:
-            raise ValueError
-    except ValueError:
-        problem, seed_value = f"seed {seed!r} is not a non-negative integer; using 0", 0
-    chosen = None if strategy == SCENARIO_MIX else strategy
-    overrides = {"population.conflict_level": float(conflict_level),
-                 "population.information_volume": float(information_volume)}
-    try:
-        loaded = load_scenario(scenario)
-        if chosen is not None:
-            loaded.strategy(chosen)
-        loaded.with_overrides({**overrides, "population.group_sizes": [int(group_size)],
-                               "population.group_size_weights": [1.0]})
-    except ScenarioError as error:
-        return ExplorerInputs("baseline", "seller_led", DEFAULTS["group_size"], {}, seed_value,
-                              f"{error}; showing the baseline deal instead")
-    return ExplorerInputs(scenario, chosen, int(group_size), overrides, seed_value, problem)
+        loaded = load_scenario(pick("scenario", settings.scenario, bundled_scenarios()))
+        if settings.strategy != SCENARIO_MIX:
+            loaded.strategy(settings.strategy)
+        loaded.with_overrides(model_overrides(settings))
+    except (ScenarioError, FieldError) as error:
+        return str(error).splitlines()[0]
+    return None
+
+
+def model_overrides(settings: ExplorerSettings) -> dict[str, Any]:
+    """The scenario changes the settings make (group size, conflict, information volume)."""
+    return {"population.conflict_level": float(settings.conflict_level),
+            "population.information_volume": float(settings.information_volume),
+            "population.group_sizes": [int(settings.group_size)],
+            "population.group_size_weights": [1.0]}
 
 
 class ExplorerModel(BuyingGroupModel):
-    """The one-deal model built from the dashboard's controls (see :func:`model_params`)."""
+    """The one-deal model built from the explorer's settings (see :class:`ExplorerSettings`).
 
-    def __init__(
-        self,
-        scenario: str = DEFAULTS["scenario"],
-        strategy: str = DEFAULTS["strategy"],
-        group_size: int = DEFAULTS["group_size"],
-        conflict_level: float = DEFAULTS["conflict_level"],
-        information_volume: float = DEFAULTS["information_volume"],
-        seed: str | int = DEFAULTS["seed"],
-    ):
-        inputs = resolve_inputs(scenario, strategy, group_size, conflict_level,
-                                information_volume, seed)
-        super().__init__(scenario=inputs.scenario, strategy=inputs.strategy,
-                         group_size=inputs.group_size, seed=inputs.seed, overrides=inputs.overrides)
-        self.problem = inputs.problem
-        self.strategy_label = inputs.strategy or f"{SCENARIO_MIX}: {self.deal_strategy}"
+    ``settings`` may be a function returning the current settings: Mesa's Reset button
+    builds ``ExplorerModel(settings=...)`` from the session's controls that way. The model
+    never fails to build: settings the scenario cannot run, or an unexpected error, give the
+    default deal with a message (``problem``) shown on the deal card."""
+
+    def __init__(self, settings: ExplorerSettings | Callable[[], ExplorerSettings] | None = None):
+        chosen = settings() if callable(settings) else settings or ExplorerSettings()
+        problem = scenario_problem(chosen)
+        if problem is not None:
+            problem, chosen = f"{problem}; showing the default deal instead", ExplorerSettings()
+        try:
+            self._build(chosen)
+        except Exception as error:  # noqa: BLE001 (a message in the page, the details in the log)
+            if chosen == ExplorerSettings():
+                raise
+            problem = failure_message(error, "Building the deal") + " Showing the default deal."
+            chosen = ExplorerSettings()
+            self._build(chosen)
+        self.settings = chosen
+        self.problem = problem
+
+    def _build(self, settings: ExplorerSettings) -> None:
+        strategy = None if settings.strategy == SCENARIO_MIX else settings.strategy
+        super().__init__(scenario=settings.scenario, strategy=strategy,
+                         group_size=settings.group_size, seed=settings.seed,
+                         overrides=model_overrides(settings))
+        self.strategy_label = strategy or f"{SCENARIO_MIX}: {self.deal_strategy}"
         # Fixed positions for the whole run, so only colours and sizes move week to week.
-        self.layout = nx.spring_layout(self.graph, weight="trust", seed=inputs.seed)
+        self.layout = nx.spring_layout(self.graph, weight="trust", seed=settings.seed % LAYOUT_SEEDS)
         # Play steps the model in one thread while another draws it: the lock keeps every
         # drawing to one consistent week.
         self.lock = threading.RLock()
 
     def step(self) -> None:
         """One week; when the deal ends, ask for a redraw so the final week is always shown
-        (while playing with threads, intermediate weeks may be skipped, the last never)."""
+        (while playing with threads, intermediate weeks may be skipped, the last never). An
+        unexpected error stops the deal with a short message instead of a traceback."""
         with self.lock:
-            super().step()
+            try:
+                super().step()
+            except Exception as error:  # noqa: BLE001 (a message in the page, the details in the log)
+                self.problem = failure_message(error, f"Week {self.week + 1}")
+                self.running = False
             ended = not self.running
         if ended:
             force_update()
@@ -152,6 +180,15 @@ class ExplorerModel(BuyingGroupModel):
     def deal_strategy(self) -> str:
         """The focal strategy this deal runs under (drawn from the mix when none was chosen)."""
         return self.cohort.plan.names[int(self.deal_state.strategy_code[0])]
+
+
+def release_model(model: BuyingGroupModel) -> None:
+    """Forget ``model`` in Mesa's class-wide table of agent-id counters.
+
+    Mesa 3.3.1 keeps every model that ever made an agent as a key of ``Agent._ids``, so
+    without this each deal built by Reset or by a new browser session stayed in memory for
+    good (about 1-2.5 MB each)."""
+    Agent._ids.pop(model, None)
 
 
 def _lock_of(model: BuyingGroupModel) -> threading.RLock | contextlib.nullcontext:
@@ -347,8 +384,81 @@ COMPONENTS = [(NetworkView, 0), (JobsChart, 0), (StrainChart, 0), (DealCard, 0)]
 
 
 @solara.component
+def SettingsCard(settings: solara.Reactive[ExplorerSettings]) -> None:  # noqa: N802 (Solara components)
+    """The deal settings, each checked as it changes: a refused value keeps the last valid
+    one and gets a message under its field."""
+    refused = solara.use_reactive({})  # setting -> message about its last refused value
+    seed_text = solara.use_reactive(str(settings.value.seed))
+
+    def change(name: str, value: object) -> None:
+        current = getattr(settings.value, name)
+        try:
+            checked = check_field(name, value)
+        except FieldError as error:
+            refused.value = {**refused.value, name: f"{error}; keeping {current}"}
+            return
+        refused.value = {key: text for key, text in refused.value.items() if key != name}
+        settings.value = replace(settings.value, **{name: checked})
+
+    def on_seed(text: object) -> None:
+        seed_text.value = str(text)
+        change("seed", text)
+
+    with solara.Card("Deal settings (used on Reset)", classes=["deal-settings"]):
+        for name, spec in setting_fields().items():
+            current = getattr(settings.value, name)
+            text = seed_text.value if name == "seed" else str(current)
+            on_value = on_seed if name == "seed" else functools.partial(change, name)
+            control = functools.partial(SettingControl, spec, current, text, on_value)
+            # The sliders turn what the browser sends into a number before calling back; a
+            # forged value that is no number fails there, so each field has its own net.
+            SafeView(control, spec["label"].lower(),
+                     message=f"{spec['label']}: the browser sent an unusable value; keeping "
+                             f"{current}")
+            FieldMessage(refused.value.get(name))
+
+
+@solara.component
+def SettingControl(spec: dict[str, Any], value: Any, text: str,  # noqa: N802 (Solara components)
+                   on_value: Callable[[Any], None]) -> None:
+    """One setting's control (see :func:`setting_fields`); a text field shows ``text``."""
+    label = spec["label"]
+    if spec["type"] == "Select":
+        solara.Select(label, value=value, values=spec["values"], on_value=on_value)
+    elif spec["type"] == "SliderInt":
+        solara.SliderInt(label, value=value, min=spec["min"], max=spec["max"], step=spec["step"],
+                         on_value=on_value)
+    elif spec["type"] == "SliderFloat":
+        solara.SliderFloat(label, value=value, min=spec["min"], max=spec["max"], step=spec["step"],
+                           on_value=on_value)
+    else:
+        solara.InputText(label, value=text, on_value=on_value)
+
+
+@solara.component
 def Page() -> None:  # noqa: N802 (Solara components)
-    """The explorer page. The model is made here, once per browser session."""
-    model = solara.use_memo(ExplorerModel, dependencies=[])
-    SolaraViz(model, components=COMPONENTS, model_params=model_params(),
+    """The explorer page; any unexpected failure becomes a short message, not a traceback."""
+    SafeView(ExplorerPage, "The explorer")
+
+
+@solara.component
+def ExplorerPage() -> None:  # noqa: N802 (Solara components)
+    """The explorer. The model and the settings are made here, once per browser session;
+    Mesa's Reset rebuilds the model from the session's current settings."""
+    settings = solara.use_reactive(ExplorerSettings())
+    first = solara.use_memo(lambda: ExplorerModel(settings.value), dependencies=[])
+    model = solara.use_reactive(first)  # Mesa's Reset replaces its value
+
+    def hold_model() -> Callable[[], None]:
+        """While a model is shown, keep it; once Reset replaces it or the session closes
+        (which unmounts the page), release it."""
+        shown = model.value
+        return lambda: release_model(shown)
+
+    solara.use_effect(hold_model, [model.value])
+    with solara.Sidebar():
+        SettingsCard(settings)
+    # Mesa's own "Model Parameters" card stays empty (the settings card replaces it): hide it.
+    solara.Style(".v-card:has(> .v-card__text > .v-sheet:only-child:empty) { display: none; }")
+    SolaraViz(model, components=COMPONENTS, model_params={"settings": settings.get},
               name="Buying group explorer", play_interval=60, use_threads=True)

@@ -2,67 +2,176 @@
 
 from __future__ import annotations
 
+import dataclasses
+import gc
 import socket
 import sys
 import threading
+import weakref
+from collections import OrderedDict
 from pathlib import Path
 
+import ipyvuetify as v
 import pandas as pd
 import pytest
+import solara
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 import sim
+import sim.model
+import sim.scenario
 from sim.cli import app
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 if str(REPO_ROOT) not in sys.path:  # dashboards/ is the app folder next to sim/, not installed
     sys.path.insert(0, str(REPO_ROOT))
 
-from dashboards import compare, explorer  # noqa: E402
+from dashboards import compare, explorer, inputs  # noqa: E402
 
 
-def test_controls_and_the_model_agree_on_defaults() -> None:
-    params = explorer.model_params()
+def test_settings_fields_and_the_model_agree_on_defaults() -> None:
+    fields = explorer.setting_fields()
+    defaults = explorer.ExplorerSettings()
     model = explorer.ExplorerModel()
-    assert {name: spec["value"] for name, spec in params.items()} == explorer.DEFAULTS
-    assert model.scenario.name == params["scenario"]["value"]
-    assert model.strategy == params["strategy"]["value"]
-    assert model.group_size == params["group_size"]["value"]
-    assert "baseline" in params["scenario"]["values"]
-    assert set(sim.BUILTIN_STRATEGIES) <= set(params["strategy"]["values"])
+    assert list(fields) == [field.name for field in dataclasses.fields(defaults)]
+    for name in fields:  # every default passes its own field's check unchanged
+        assert explorer.check_field(name, getattr(defaults, name)) == getattr(defaults, name)
+    assert model.settings == defaults and model.problem is None
+    assert (model.scenario.name, model.strategy, model.group_size, model.seed) == (
+        "baseline", "seller_led", 7, 0)
+    assert fields["scenario"]["values"][0] == "baseline"
+    assert set(sim.BUILTIN_STRATEGIES) <= set(fields["strategy"]["values"])
 
 
-def test_controls_reach_the_deal() -> None:
-    model = explorer.ExplorerModel(strategy="digital_first", group_size=4, conflict_level=0.9,
-                                   information_volume=2.0, seed="12")
+def test_settings_reach_the_deal() -> None:
+    chosen = explorer.ExplorerSettings(strategy="digital_first", group_size=4, conflict_level=0.9,
+                                       information_volume=2.0, seed=12)
+    model = explorer.ExplorerModel(chosen)
     assert (model.strategy, model.group_size, model.seed) == ("digital_first", 4, 12)
     assert float(model.deal_state.conflict_level[0]) == pytest.approx(0.9)
     assert float(model.deal_state.information_volume[0]) == pytest.approx(2.0)
     assert model.problem is None
     assert "digital_first" in explorer.deal_description(model)
+    # Mesa's Reset passes a function that returns the session's settings at that moment.
+    assert explorer.ExplorerModel(settings=lambda: chosen).settings == chosen
 
 
 def test_scenario_mix_lets_the_scenario_draw_the_strategy() -> None:
-    model = explorer.ExplorerModel(strategy=explorer.SCENARIO_MIX)
+    model = explorer.ExplorerModel(explorer.ExplorerSettings(strategy=explorer.SCENARIO_MIX))
     assert model.strategy is None
     assert model.strategy_label == f"{explorer.SCENARIO_MIX}: {model.deal_strategy}"
 
 
+@pytest.mark.parametrize("seed", [2**32, inputs.MAX_SEED])
+def test_seeds_beyond_32_bits_build_and_step(seed: int) -> None:
+    """The layout once took the seed as it was, and numpy refuses seeds of 2**32 or more."""
+    model = explorer.ExplorerModel(explorer.ExplorerSettings(seed=seed))
+    assert model.seed == seed and model.problem is None
+    assert set(model.layout) == set(model.graph.nodes)
+    model.step()
+    assert model.week == 1
+
+
 @pytest.mark.parametrize(
-    ("controls", "message"),
-    [({"seed": "abc"}, "not a non-negative integer"), ({"seed": "-3"}, "not a non-negative integer"),
-     ({"scenario": "no_such_scenario"}, "no such scenario file"),
-     ({"strategy": "cold_calling"}, "unknown")],
+    ("name", "value", "allowed"),
+    [("seed", "abc", "whole number from 0"), ("seed", "-5", "whole number from 0"),
+     ("seed", "1e3", "whole number from 0"), ("seed", "1.5", "whole number from 0"),
+     ("seed", "9" * 5000, "too large"), ("seed", str(2**63), "too large"), ("seed", "", "whole"),
+     ("seed", "\u0663", "whole number"),  # a digit to str.isdigit, not to the seed
+     ("scenario", "../../etc/passwd", "baseline"), ("scenario", "no_such_scenario", "baseline"),
+     ("strategy", "cold_calling", "sense_making"), ("strategy", None, "sense_making"),
+     ("group_size", 0, "from 1 to 16"), ("group_size", 17, "from 1 to 16"),
+     ("group_size", 2.5, "whole number"), ("group_size", True, "whole number"),
+     ("group_size", "7", "whole number"), ("conflict_level", float("nan"), "from 0 to 1"),
+     ("conflict_level", -0.1, "from 0 to 1"), ("information_volume", float("inf"), "from 0 to 4"),
+     ("information_volume", "2", "from 0 to 4"), ("no_such_setting", 1, "not a setting")],
 )
-def test_bad_control_values_become_a_message_not_a_crash(controls: dict, message: str) -> None:
-    model = explorer.ExplorerModel(**controls)
-    assert message in model.problem
-    assert "\n" not in model.problem
+def test_refused_settings_name_the_field_and_what_is_allowed(name: str, value: object,
+                                                             allowed: str) -> None:
+    with pytest.raises(inputs.FieldError) as refused:
+        explorer.check_field(name, value)
+    message = str(refused.value)
+    assert allowed in message
+    assert "\n" not in message and len(message) < 200
+    field = explorer.setting_fields().get(name, {"label": name})["label"].lower()
+    assert message.startswith(field.split(" (")[0])
+
+
+@given(seed=st.integers(min_value=0, max_value=inputs.MAX_SEED), pad=st.sampled_from(["", " ", "00"]))
+@settings(max_examples=50, deadline=None)
+def test_every_seed_in_range_is_accepted_as_typed(seed: int, pad: str) -> None:
+    text = f"{pad}{seed} " if pad.strip() else f"{pad}{seed}"
+    assert inputs.parse_seed(text) == seed
+    assert explorer.check_field("seed", text) == seed
+
+
+@given(text=st.text(max_size=30))
+@settings(max_examples=100, deadline=None)
+def test_a_seed_is_never_accepted_unless_it_is_plain_digits(text: str) -> None:
+    try:
+        seed = inputs.parse_seed(text)
+    except inputs.FieldError as refused:
+        assert "\n" not in str(refused)
+    else:
+        assert text.strip().isascii() and text.strip().isdigit()
+        assert 0 <= seed <= inputs.MAX_SEED
+
+
+def test_settings_the_scenario_refuses_give_the_default_deal_and_a_message() -> None:
+    model = explorer.ExplorerModel(explorer.ExplorerSettings(scenario="no_such_scenario", seed=9))
+    assert "not one of the choices" in model.problem and "default deal" in model.problem
+    assert model.settings == explorer.ExplorerSettings()
     assert model.running
 
 
+def test_an_unexpected_build_error_is_a_short_message_and_a_logged_traceback(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    real = explorer.nx.spring_layout
+
+    def failing(graph, weight, seed):  # as the layout did for seeds of 2**32 or more
+        if seed != 0:
+            raise ValueError("Seed must be between 0 and 2**32 - 1 (/srv/secret/path.py)")
+        return real(graph, weight=weight, seed=seed)
+
+    monkeypatch.setattr(explorer.nx, "spring_layout", failing)
+    model = explorer.ExplorerModel(explorer.ExplorerSettings(seed=5))
+    assert model.problem == f"Building the deal failed. {inputs.GENERIC_FAILURE} Showing the default deal."
+    assert model.seed == 0 and model.running
+    assert "/srv/secret/path.py" in caplog.text and "Traceback" in caplog.text
+
+
+def test_an_unexpected_error_during_a_week_stops_the_deal_with_a_message(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    model = explorer.ExplorerModel()
+    model.step()
+
+    def broken(self) -> None:
+        raise RuntimeError("kernel exploded in /srv/secret/engine.py")
+
+    monkeypatch.setattr(sim.model.BuyingGroupModel, "step", broken)
+    model.step()  # does not raise
+    assert not model.running
+    assert model.problem == f"Week 2 failed. {inputs.GENERIC_FAILURE}"
+    assert "/srv/secret/engine.py" in caplog.text
+
+
+def test_releasing_a_model_lets_it_be_freed() -> None:
+    """Mesa keeps every model in a class-wide table; the explorer removes its models."""
+    model = explorer.ExplorerModel()
+    model.step()
+    alive = weakref.ref(model)
+    explorer.release_model(model)
+    del model
+    gc.collect()
+    assert alive() is None
+
+
 def test_figures_draw_every_week_and_the_outcome() -> None:
-    model = explorer.ExplorerModel(seed="3")
+    model = explorer.ExplorerModel(explorer.ExplorerSettings(seed=3))
     for make in (explorer.network_figure, explorer.jobs_figure, explorer.strain_figure):
         assert make(model).axes
     assert explorer.outcome_summary(model) == {}
@@ -80,7 +189,7 @@ def test_figures_draw_every_week_and_the_outcome() -> None:
 
 def test_comparison_is_the_engine_on_the_same_deals(monkeypatch: pytest.MonkeyPatch) -> None:
     """Partial rounds are whole engine blocks: the final rows equal a plain sim.simulate run."""
-    monkeypatch.setattr(compare, "_cache", {})
+    monkeypatch.setattr(compare, "_cache", OrderedDict())
     shown = list(compare.iter_comparison("baseline", 300, seed=11))
     assert [c.n_deals for c in shown] == [256, 300]
     assert [c.complete for c in shown] == [False, True]
@@ -101,7 +210,7 @@ def test_comparison_is_the_engine_on_the_same_deals(monkeypatch: pytest.MonkeyPa
 
 
 def test_comparisons_are_cached_and_computed_once(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(compare, "_cache", {})
+    monkeypatch.setattr(compare, "_cache", OrderedDict())
     calls = []
     real = compare.iter_chunks
 
@@ -126,6 +235,143 @@ def test_comparisons_are_cached_and_computed_once(monkeypatch: pytest.MonkeyPatc
 def test_comparison_rejects_bad_input_with_one_line(deals: int, seed: int, message: str) -> None:
     with pytest.raises(sim.ScenarioError, match=message):
         compare.run_comparison("baseline", deals, seed)
+
+
+def test_the_cache_keeps_the_most_recently_used_comparisons_within_its_budget(
+    monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(compare, "_cache", OrderedDict())
+    first = compare.run_comparison("baseline", 256, 1)
+    assert first.nbytes > 100_000  # three runs of 256 deals: the budget counts real data
+    monkeypatch.setattr(compare, "CACHE_BUDGET_BYTES", int(2.5 * first.nbytes))
+    second = compare.run_comparison("baseline", 256, 2)
+    assert compare.run_comparison("baseline", 256, 1) is first  # a hit: now the most recent
+    third = compare.run_comparison("baseline", 256, 3)  # over budget: drops seed 2, not seed 1
+    assert [key[2] for key in compare._cache] == [1, 3]
+    assert compare.cache_bytes() == first.nbytes + third.nbytes <= compare.CACHE_BUDGET_BYTES
+    assert compare.run_comparison("baseline", 256, 2) is not second  # computed again
+    assert compare.cache_bytes() <= compare.CACHE_BUDGET_BYTES
+
+
+def test_a_comparison_larger_than_the_budget_is_shown_but_not_kept(
+    monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(compare, "_cache", OrderedDict())
+    monkeypatch.setattr(compare, "CACHE_BUDGET_BYTES", 1000)
+    assert compare.run_comparison("baseline", 256, 5).complete
+    assert not compare._cache and compare.cache_bytes() == 0
+    assert not compare._in_progress
+
+
+def _rendered(page: solara.Element):
+    """The page rendered in this process, inside Solara's app layout (where the sidebar lives)."""
+    _, rendered = solara.render(solara.AppLayout(children=[page]), handle_error=False)
+    return rendered
+
+
+def _type(rendered, label: str, text: str) -> None:
+    """Type ``text`` into the text field ``label`` and press Enter."""
+    field = rendered.find(v.TextField, label=label).widget
+    field.v_model = text
+    field.fire_event("keyup.enter", None)
+
+
+def _field_messages(rendered) -> list[str]:
+    return [widget.children[0] for widget in rendered.find(v.Html, class_="field-error").widgets]
+
+
+def test_forged_compare_choices_are_refused_without_opening_a_file(
+    monkeypatch: pytest.MonkeyPatch
+) -> None:
+    asked = []
+
+    def recording(scenario, n_deals, seed):
+        asked.append((scenario, n_deals, seed))
+        yield from ()
+
+    monkeypatch.setattr(compare, "iter_comparison", recording)
+    opened = []
+    monkeypatch.setattr(sim.scenario, "read_toml_file", lambda path: opened.append(path))
+    rendered = _rendered(compare.Page())
+    rendered.find(v.Select, label="Scenario").widget.v_model = "../../../etc/passwd"
+    rendered.find(v.Select, label="Deals per strategy").widget.v_model = "500"  # a string
+    _type(rendered, "Seed (press Enter)", "1e3")
+    messages = _field_messages(rendered)
+    assert len(messages) == 3
+    assert messages[0].startswith("scenario '../../../etc/passwd': not one of the choices (baseline")
+    assert messages[1].startswith("deals per strategy '500': not one of the choices (500, 1000")
+    assert messages[2].startswith("seed '1e3': must be a whole number from 0 to")
+    assert all(message.endswith(kept) for message, kept in zip(
+        messages, ["keeping baseline", "keeping 2000", "keeping 0"], strict=True))
+    assert not opened
+    assert {request for request in asked} == {("baseline", compare.DEFAULT_DEALS, 0)}
+    _type(rendered, "Seed (press Enter)", " 7 ")
+    assert len(_field_messages(rendered)) == 2  # the seed's message goes once it is valid
+    assert asked[-1] == ("baseline", compare.DEFAULT_DEALS, 7)
+
+
+def test_forged_explorer_settings_are_refused_and_the_last_valid_ones_kept() -> None:
+    rendered = _rendered(explorer.Page())
+    forged = {"Scenario": "/etc/passwd", "Focal vendor strategy": "cold_calling",
+              "Group size": 99, "Conflict level": float("nan"), "Information volume": "lots",
+              "Seed (press Enter, then Reset)": str(2**70)}
+    for label, value in forged.items():
+        if label.startswith("Seed"):
+            _type(rendered, label, value)
+        else:
+            kind = v.Select if label in ("Scenario", "Focal vendor strategy") else v.Slider
+            rendered.find(kind, label=label).widget.v_model = value
+    messages = _field_messages(rendered)
+    for message, start in zip(messages, ["scenario", "focal vendor strategy", "group size",
+                                         "conflict level", "seed"], strict=True):
+        assert message.startswith(start) and "keeping" in message
+    # A slider turns the value into a number before calling back; "lots" fails there.
+    assert rendered.find(v.Alert).widget.children == [
+        "Information volume: the browser sent an unusable value; keeping 1.0"]
+    rendered.find(v.Btn, children=["Try again"]).widget.click()
+    assert rendered.find(v.Slider, label="Information volume").widget.v_model == 1.0
+    rendered.find(v.Btn, children=["Reset"]).widget.click()
+    rendered.find(v.Btn, children=["Step"]).widget.click()
+    card = rendered.find(v.Html, class_="deal-description").widget.children[0]
+    assert card.startswith("baseline · seller_led · group of 7") and card.endswith("seed 0")
+    rendered.find(tag="table", attributes={"class": "deal-facts", "data-week": "1"}).assert_single()
+
+
+def test_a_failing_comparison_is_one_generic_line_in_the_page(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    def failing(scenario, n_deals, seed):
+        raise RuntimeError("numba exploded in /srv/secret/kernels.py")
+        yield
+
+    monkeypatch.setattr(compare, "iter_comparison", failing)
+    rendered = _rendered(compare.Page())
+    rendered.find(v.Alert).wait_for(timeout=20)  # the comparison runs in a thread
+    shown = rendered.find(v.Alert).widget.children
+    assert shown == [f"The comparison failed. {inputs.GENERIC_FAILURE}"]
+    assert "/srv/secret/kernels.py" in caplog.text
+
+
+@pytest.mark.parametrize("when", ["render", "click"])
+def test_the_safety_net_turns_any_page_error_into_a_short_message(
+    when: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    @solara.component
+    def Broken() -> None:  # noqa: N802 (Solara components)
+        def fail() -> None:
+            raise KeyError("/srv/secret/path.py")
+
+        if when == "render":
+            fail()
+        solara.Button("go", on_click=fail)
+
+    _, rendered = solara.render(inputs.SafeView(Broken, "The test page"), handle_error=False)
+    if when == "click":
+        rendered.find(v.Btn, children=["go"]).widget.click()
+    assert rendered.find(v.Alert).widget.children == [
+        f"The test page failed. {inputs.GENERIC_FAILURE}"]
+    assert "/srv/secret/path.py" in caplog.text
+    rendered.find(v.Btn, children=["Try again"]).assert_single()
 
 
 def test_dashboard_command_is_registered() -> None:
