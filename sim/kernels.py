@@ -162,7 +162,7 @@ def cell_belief(claims, weight, prior_weight):
     return claims / (weight + prior_weight)
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, inline="always")
 def _vendors_any(vendor, d, field):
     """Chance that at least one vendor does something, from each vendor's own chance."""
     none = 1.0
@@ -171,7 +171,7 @@ def _vendors_any(vendor, d, field):
     return 1.0 - none
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, inline="always")
 def _own_utility(d, n, p, priority, evidence_weight, evidence_claims, attitude, out):
     """What each member's own evidence says each option is worth to them (into out[s, o])."""
     n_options, n_dims = attitude.shape[2], priority.shape[2]
@@ -185,7 +185,7 @@ def _own_utility(d, n, p, priority, evidence_weight, evidence_claims, attitude, 
             out[s, o] = total + attitude[d, s, o]
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, inline="always")
 def _job_readiness(
     d, n, p, priority, influence, evidence_weight, opinion, unresolved, readiness, choice, acceptance,
     dissent, dissent_job, scratch,
@@ -280,7 +280,7 @@ def _job_readiness(
     acceptance[d] = group_acceptance
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, inline="always")
 def _preferred(opinion, d, s):
     """The solution (option 1..) a stakeholder values most (first of equals)."""
     best, preferred = opinion[d, s, 1], 1
@@ -290,7 +290,7 @@ def _preferred(opinion, d, s):
     return preferred
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, inline="always")
 def _update_beliefs(
     d, n, p, requirements_effort, priority0, priority, stubbornness, weights, evidence_weight,
     evidence_claims, attitude, opinion, own, new_opinion, listen, squares, new_priority,
@@ -379,10 +379,13 @@ def _scratch(S, n_options, n_dims, n_sources):
 
 
 @numba.njit(cache=True)
-def _deal_week(d, seed, horizon, p, state_arrays, work):
-    """Advance deal ``d`` by one week: focus, information, sharing, contradictions, beliefs,
-    job progress, overload and the decision. Its random numbers come from its own stream,
-    keyed by (seed, deal, week)."""
+def _advance(deals, seed, horizon, p, state_arrays, to_end):
+    """Advance each deal in ``deals`` by one week (``to_end``: week after week until it ends):
+    focus, information, sharing, contradictions, beliefs, job progress, overload and the
+    decision. A deal's random numbers come from its own stream, keyed by (seed, deal, week).
+
+    The arrays are unpacked once here and every helper is inlined, so the loop over deal-weeks
+    touches no reference counts."""
     (deal_id, group_size, role, priority0, priority, stubbornness, influence, capacity, weights,
      true_value, information_volume, vendor, sources, evidence_weight, evidence_claims, items_held,
      shared_min, shared_max, contradicted, attitude, opinion, load, overload, focus, completion, done, loops,
@@ -391,317 +394,323 @@ def _deal_week(d, seed, horizon, p, state_arrays, work):
      helpful_items, acceptance, dissent, dissent_job) = state_arrays  # fmt: skip
     (effort, attention, rep_weight, total_weight, stakeholder_hours, cumulative, slot_probability,
      top_dimension, new_items, group_cell, group_credibility, group_claim, heard_weight, heard_claim,
-     own, new_opinion, listen, squares, new_priority, scratch, voice_by_holders) = work  # fmt: skip
+     own, new_opinion, listen, squares, new_priority, scratch,
+     voice_by_holders) = _work_for(p, state_arrays)  # fmt: skip
     n_options, n_dims = true_value.shape[1], true_value.shape[2]
     n_cells = n_options * n_dims
     K = n_options - 1
     n_sources = sources.shape[1]
     b = p
-    key = week_key(seed, deal_id[d], week[d])
-    n = group_size[d]
+    for d in deals:
+        while True:
+            key = week_key(seed, deal_id[d], week[d])
+            n = group_size[d]
 
-    # 1. Focus: each stakeholder works on the job that looks most unfinished to it.
-    for s in range(n):
-        best_score, best_job = 0.0, 0
-        for j in range(N_JOBS):
-            u = min(max(_uniform(key, s * STAKEHOLDER_COUNTERS + j), FOCUS_LOW), FOCUS_HIGH)
-            gumbel = -np.log(-np.log(u))
-            score = (1.0 - completion[d, j]) * ROLE_JOB_AFFINITY[role[d, s], j] / b.focus_temperature
-            score = score + gumbel
-            if j == 0 or score > best_score:
-                best_score, best_job = score, j
-        # Dissenters spend their week re-arguing the job their disagreement is about.
-        focus[d, s] = dissent_job[d, s] if dissent_job[d, s] >= 0 else best_job
-    for j in range(N_JOBS):
-        effort[j] = 0.0
-        attention[j] = 0
-    for s in range(n):
-        effort[focus[d, s]] += 1 - overload[d, s]
-        attention[focus[d, s]] += 1
-    # Looping, part 1: the group returns to a job it worked on and then left for a while.
-    returned = 0
-    for j in range(N_JOBS):
-        effort[j] /= n
-        worked = attention[j] >= b.attention_share * n
-        if worked and last_worked[d, j] >= 0 and week[d] - last_worked[d, j] > b.revisit_gap:
-            loops[d, j] += 1
-            returned += 1
-        if worked:
-            last_worked[d, j] = week[d]
-        if ALWAYS_ON[j]:
-            effort[j] += b.always_on_effort
-    stage = 0  # earliest job not done (the first job when all are done)
-    for j in range(N_JOBS - 1, -1, -1):
-        if not done[d, j]:
-            stage = j
+            # 1. Focus: each stakeholder works on the job that looks most unfinished to it.
+            for s in range(n):
+                best_score, best_job = 0.0, 0
+                for j in range(N_JOBS):
+                    u = min(max(_uniform(key, s * STAKEHOLDER_COUNTERS + j), FOCUS_LOW), FOCUS_HIGH)
+                    gumbel = -np.log(-np.log(u))
+                    score = (1.0 - completion[d, j]) * ROLE_JOB_AFFINITY[role[d, s], j] / b.focus_temperature
+                    score = score + gumbel
+                    if j == 0 or score > best_score:
+                        best_score, best_job = score, j
+                # Dissenters spend their week re-arguing the job their disagreement is about.
+                focus[d, s] = dissent_job[d, s] if dissent_job[d, s] >= 0 else best_job
+            for j in range(N_JOBS):
+                effort[j] = 0.0
+                attention[j] = 0
+            for s in range(n):
+                effort[focus[d, s]] += 1 - overload[d, s]
+                attention[focus[d, s]] += 1
+            # Looping, part 1: the group returns to a job it worked on and then left for a while.
+            returned = 0
+            for j in range(N_JOBS):
+                effort[j] /= n
+                worked = attention[j] >= b.attention_share * n
+                if worked and last_worked[d, j] >= 0 and week[d] - last_worked[d, j] > b.revisit_gap:
+                    loops[d, j] += 1
+                    returned += 1
+                if worked:
+                    last_worked[d, j] = week[d]
+                if ALWAYS_ON[j]:
+                    effort[j] += b.always_on_effort
+            stage = 0  # earliest job not done (the first job when all are done)
+            for j in range(N_JOBS - 1, -1, -1):
+                if not done[d, j]:
+                    stage = j
 
-    # 2. Information through channels.
-    for s in range(n):
-        for o in range(n_options):
-            attitude[d, s, o] *= b.attitude_memory
-    volume = 0.0
-    for k in range(K):
-        volume += vendor[d, 1 + k, DIGITAL_VOLUME]
-    digital_weight = b.base_share_digital * math.sqrt(volume / K)
-    # Time shares per stakeholder: peers, third parties, self-serve digital, each vendor's reps.
-    hours_total = 0.0
-    for s in range(n):
-        factor = SUPPLIER_FOCUS_FACTOR[focus[d, s]]
-        reps = 0.0
-        for k in range(K):
-            rep_weight[s, k] = b.base_share_suppliers / K * vendor[d, 1 + k, MEETING_TIME] * factor
-            reps += rep_weight[s, k]
-        total_weight[s] = b.base_share_internal + b.base_share_third_party + digital_weight + reps
-        stakeholder_hours[s] = b.hours_per_week / total_weight[s]
-        hours_total += stakeholder_hours[s]
-    hours[d, HOURS_INTERNAL] += hours_total * b.base_share_internal
-    hours[d, HOURS_THIRD_PARTY] += hours_total * b.base_share_third_party
-    hours[d, HOURS_DIGITAL] += hours_total * digital_weight
-    hours[d, HOURS_TOTAL] += b.hours_per_week * n
-    for k in range(K):
-        with_reps = 0.0
-        for s in range(n):
-            with_reps += stakeholder_hours[s] * rep_weight[s, k]
-        hours[d, HOURS_REPS + 1 + k] += with_reps
-    # Item sources: weight of each channel = its time share times its yield of items.
-    for s in range(n):
-        running = b.base_share_internal
-        cumulative[s, 0] = running
-        running += b.base_share_third_party
-        cumulative[s, 1] = running
-        for k in range(K):
-            running += rep_weight[s, k]
-            cumulative[s, 2 + k] = running
-        for k in range(K):
-            running += b.digital_yield / K * digital_weight * vendor[d, 1 + k, DIGITAL_VOLUME]
-            cumulative[s, 2 + K + k] = running
-        chance = b.items_per_week * information_volume[d] * running / (total_weight[s] * ITEM_SLOTS)
-        slot_probability[s] = min(max(chance, 0.0), 1.0)
-        top = 0
-        for m in range(1, n_dims):
-            if priority[d, s, m] > priority[d, s, top]:
-                top = m
-        top_dimension[s] = top
-        new_items[s] = 0.0
-    helpful_now = 0.0
-    for slot in range(ITEM_SLOTS):
-        first = N_JOBS + slot * SLOT_FIELDS
-        n_group = 0
-        for s in range(n):
-            counter = s * STAKEHOLDER_COUNTERS + first  # this item's uniforms: counter + SLOT_*
-            if not _uniform(key, counter + SLOT_EXISTS) < slot_probability[s]:
-                continue
-            pick = _uniform(key, counter + SLOT_SOURCE) * cumulative[s, n_sources - 1]
-            source = 0
-            for index in range(n_sources):
-                if pick > cumulative[s, index]:
-                    source += 1
-            source = min(source, n_sources - 1)
-            channel = sources[d, source, SRC_CHANNEL]
-            is_vendor = channel >= CHANNEL_REP
-            is_rep = channel == CHANNEL_REP
-            vendor_option = int(sources[d, source, SRC_OPTION])
-            aligned = _uniform(key, counter + SLOT_ALIGNED) < sources[d, source, SRC_ALIGNMENT]
-            group_level = _uniform(key, counter + SLOT_GROUP) < sources[d, source, SRC_GROUP]
-            tailored = _uniform(key, counter + SLOT_TAILORED) < sources[d, source, SRC_TAILORING]
-            # Aligned vendor content meets the group's job: while the problem is still being
-            # identified it speaks about the cost of the status quo, otherwise its own option.
-            about_status_quo = aligned and stage == PROBLEM_IDENTIFICATION
-            if is_vendor:
-                option = 0 if about_status_quo else vendor_option
-            else:
-                option = min(int(_uniform(key, counter + SLOT_OPTION) * np.float32(n_options)), K)
-            if tailored:
-                dimension = top_dimension[s]
-            else:
-                drawn = int(_uniform(key, counter + SLOT_DIMENSION) * np.float32(n_dims))
-                dimension = min(drawn, n_dims - 1)
-            cell = option * n_dims + dimension
-            bias = -sources[d, source, SRC_BIAS] if about_status_quo else sources[d, source, SRC_BIAS]
-            normal = _normal(key, NORMAL_COUNTERS + 2 * (s * ITEM_SLOTS + slot))
-            noise = sources[d, source, SRC_NOISE] * normal
-            claim = true_value[d, option, dimension] + bias + noise
-            # A rep who runs ahead of the group's job: seller-led pushes to supplier selection.
-            stages_ahead = max(0, SUPPLIER_SELECTION - stage) if is_rep and not aligned else 0
-            credibility = sources[d, source, SRC_CREDIBILITY] * (0.5 if stages_ahead > 0 else 1.0)
-            if stages_ahead > 0:
-                attitude[d, s, vendor_option] -= b.misalignment_penalty * stages_ahead
-            if is_rep and vendor_option == 1:
-                focal_meetings[d] += 1
-                misalignment_total[d] += stages_ahead
-            conflicts = (claim - shared_min[d, cell] > b.contradiction_gap) or (
-                shared_max[d, cell] - claim > b.contradiction_gap
-            )
-            if is_vendor:
-                supplier_items[d] += 1
-                if aligned and not conflicts:
+            # 2. Information through channels.
+            for s in range(n):
+                for o in range(n_options):
+                    attitude[d, s, o] *= b.attitude_memory
+            volume = 0.0
+            for k in range(K):
+                volume += vendor[d, 1 + k, DIGITAL_VOLUME]
+            digital_weight = b.base_share_digital * math.sqrt(volume / K)
+            # Time shares per stakeholder: peers, third parties, self-serve digital, each vendor's reps.
+            hours_total = 0.0
+            for s in range(n):
+                factor = SUPPLIER_FOCUS_FACTOR[focus[d, s]]
+                reps = 0.0
+                for k in range(K):
+                    rep_weight[s, k] = b.base_share_suppliers / K * vendor[d, 1 + k, MEETING_TIME] * factor
+                    reps += rep_weight[s, k]
+                total_weight[s] = b.base_share_internal + b.base_share_third_party + digital_weight + reps
+                stakeholder_hours[s] = b.hours_per_week / total_weight[s]
+                hours_total += stakeholder_hours[s]
+            hours[d, HOURS_INTERNAL] += hours_total * b.base_share_internal
+            hours[d, HOURS_THIRD_PARTY] += hours_total * b.base_share_third_party
+            hours[d, HOURS_DIGITAL] += hours_total * digital_weight
+            hours[d, HOURS_TOTAL] += b.hours_per_week * n
+            for k in range(K):
+                with_reps = 0.0
+                for s in range(n):
+                    with_reps += stakeholder_hours[s] * rep_weight[s, k]
+                hours[d, HOURS_REPS + 1 + k] += with_reps
+            # Item sources: weight of each channel = its time share times its yield of items.
+            for s in range(n):
+                running = b.base_share_internal
+                cumulative[s, 0] = running
+                running += b.base_share_third_party
+                cumulative[s, 1] = running
+                for k in range(K):
+                    running += rep_weight[s, k]
+                    cumulative[s, 2 + k] = running
+                for k in range(K):
+                    running += b.digital_yield / K * digital_weight * vendor[d, 1 + k, DIGITAL_VOLUME]
+                    cumulative[s, 2 + K + k] = running
+                chance = b.items_per_week * information_volume[d] * running / (total_weight[s] * ITEM_SLOTS)
+                slot_probability[s] = min(max(chance, 0.0), 1.0)
+                top = 0
+                for m in range(1, n_dims):
+                    if priority[d, s, m] > priority[d, s, top]:
+                        top = m
+                top_dimension[s] = top
+                new_items[s] = 0.0
+            helpful_now = 0.0
+            for slot in range(ITEM_SLOTS):
+                first = N_JOBS + slot * SLOT_FIELDS
+                n_group = 0
+                for s in range(n):
+                    counter = s * STAKEHOLDER_COUNTERS + first  # this item's uniforms: counter + SLOT_*
+                    if not _uniform(key, counter + SLOT_EXISTS) < slot_probability[s]:
+                        continue
+                    pick = _uniform(key, counter + SLOT_SOURCE) * cumulative[s, n_sources - 1]
+                    source = 0
+                    for index in range(n_sources):
+                        if pick > cumulative[s, index]:
+                            source += 1
+                    source = min(source, n_sources - 1)
+                    channel = sources[d, source, SRC_CHANNEL]
+                    is_vendor = channel >= CHANNEL_REP
+                    is_rep = channel == CHANNEL_REP
+                    vendor_option = int(sources[d, source, SRC_OPTION])
+                    aligned = _uniform(key, counter + SLOT_ALIGNED) < sources[d, source, SRC_ALIGNMENT]
+                    group_level = _uniform(key, counter + SLOT_GROUP) < sources[d, source, SRC_GROUP]
+                    tailored = _uniform(key, counter + SLOT_TAILORED) < sources[d, source, SRC_TAILORING]
+                    # Aligned vendor content meets the group's job: while the problem is still being
+                    # identified it speaks about the cost of the status quo, otherwise its own option.
+                    about_status_quo = aligned and stage == PROBLEM_IDENTIFICATION
+                    if is_vendor:
+                        option = 0 if about_status_quo else vendor_option
+                    else:
+                        option = min(int(_uniform(key, counter + SLOT_OPTION) * np.float32(n_options)), K)
+                    if tailored:
+                        dimension = top_dimension[s]
+                    else:
+                        drawn = int(_uniform(key, counter + SLOT_DIMENSION) * np.float32(n_dims))
+                        dimension = min(drawn, n_dims - 1)
+                    cell = option * n_dims + dimension
+                    bias = -sources[d, source, SRC_BIAS] if about_status_quo else sources[d, source, SRC_BIAS]
+                    normal = _normal(key, NORMAL_COUNTERS + 2 * (s * ITEM_SLOTS + slot))
+                    noise = sources[d, source, SRC_NOISE] * normal
+                    claim = true_value[d, option, dimension] + bias + noise
+                    # A rep who runs ahead of the group's job: seller-led pushes to supplier selection.
+                    stages_ahead = max(0, SUPPLIER_SELECTION - stage) if is_rep and not aligned else 0
+                    credibility = sources[d, source, SRC_CREDIBILITY] * (0.5 if stages_ahead > 0 else 1.0)
+                    if stages_ahead > 0:
+                        attitude[d, s, vendor_option] -= b.misalignment_penalty * stages_ahead
+                    if is_rep and vendor_option == 1:
+                        focal_meetings[d] += 1
+                        misalignment_total[d] += stages_ahead
+                    conflicts = (claim - shared_min[d, cell] > b.contradiction_gap) or (
+                        shared_max[d, cell] - claim > b.contradiction_gap
+                    )
+                    if is_vendor:
+                        supplier_items[d] += 1
+                        if aligned and not conflicts:
+                            helpful_items[d] += 1
+                            helpful_now += 1
+                    if group_level:  # given to the whole group at once (after this slot's items)
+                        group_cell[n_group], group_credibility[n_group], group_claim[n_group] = (
+                            cell, credibility, claim,
+                        )  # fmt: skip
+                        n_group += 1
+                    else:
+                        evidence_weight[d, s, cell] += credibility
+                        evidence_claims[d, s, cell] += credibility * claim
+                        new_items[s] += 1
+                for g in range(n_group):
+                    cell = group_cell[g]
+                    for q in range(n):
+                        evidence_weight[d, q, cell] += group_credibility[g]
+                        evidence_claims[d, q, cell] += group_credibility[g] * group_claim[g]
+                    shared_min[d, cell] = min(shared_min[d, cell], group_claim[g])
+                    shared_max[d, cell] = max(shared_max[d, cell], group_claim[g])
+                for q in range(n):
+                    new_items[q] += n_group
+            for s in range(n):
+                items_held[d, s] += new_items[s]
+            # Buyer enablement: helpful supplier information speeds up the job the group is on.
+            effort[stage] += b.enablement_gain * helpful_now / n
+
+            # 3. Voicing (hidden-profile bias) and listening, cell by cell.
+            surface = _vendors_any(vendor, d, SURFACE_UNSHARED)
+            for c in range(n_cells):
+                holders = 0
+                for s in range(n):
+                    if evidence_weight[d, s, c] > 0:
+                        holders += 1
+                if holders == 0:
+                    continue
+                voice = voice_by_holders[holders]
+                if holders == 1:
+                    voice = voice + surface * (1 - voice)
+                if not _uniform(key, CELL_COUNTERS + 2 * c) < voice:
+                    continue
+                lowest, highest = np.inf, -np.inf
+                for s in range(n):
+                    if evidence_weight[d, s, c] > 0:
+                        mean_claim = evidence_claims[d, s, c] / evidence_weight[d, s, c]
+                        lowest = min(lowest, mean_claim)
+                        highest = max(highest, mean_claim)
+                shared_min[d, c] = min(shared_min[d, c], lowest)
+                shared_max[d, c] = max(shared_max[d, c], highest)
+                # Listeners take up part of what their neighbours know about the voiced cell.
+                for s in range(n):
+                    heard, claimed = 0.0, 0.0
+                    for t in range(n):
+                        heard += weights[d, s, t] * evidence_weight[d, t, c]
+                        claimed += weights[d, s, t] * evidence_claims[d, t, c]
+                    heard_weight[s] = heard
+                    heard_claim[s] = claimed / max(heard, 1e-12)  # the neighbours' mean claim
+                for s in range(n):
+                    gain = max(heard_weight[s] - evidence_weight[d, s, c], 0.0) * b.voice_mixing
+                    evidence_claims[d, s, c] += heard_claim[s] * gain
+                    evidence_weight[d, s, c] += gain
+
+            # Contradictions and their resolution: a vendor that deconflicts brings the
+            # authoritative answer (the true value); a group that deconflicts alone settles on its
+            # pooled belief, right or wrong.
+            by_vendor_p = _vendors_any(vendor, d, RESOLVE_CONTRADICTIONS)
+            by_group_p = b.self_resolve_rate * min(1.0, 3 * effort[VALIDATION])
+            either_p = by_vendor_p + by_group_p * (1 - by_vendor_p)
+            new_contradictions = 0
+            open_now = 0
+            for c in range(n_cells):
+                now = shared_max[d, c] - shared_min[d, c] > b.contradiction_gap
+                if now and _uniform(key, CELL_COUNTERS + 2 * c + 1) < by_vendor_p:
+                    answer = true_value[d, c // n_dims, c % n_dims]
+                    supplier_items[d] += 1
                     helpful_items[d] += 1
-                    helpful_now += 1
-            if group_level:  # given to the whole group at once (after this slot's items)
-                group_cell[n_group], group_credibility[n_group], group_claim[n_group] = (
-                    cell, credibility, claim,
-                )  # fmt: skip
-                n_group += 1
+                    now = False
+                    resolved = True
+                elif now and _uniform(key, CELL_COUNTERS + 2 * c + 1) < either_p:
+                    pooled_claims, pooled_weight = 0.0, 0.0
+                    for s in range(n):
+                        pooled_claims += evidence_claims[d, s, c]
+                        pooled_weight += evidence_weight[d, s, c]
+                    answer = pooled_claims / max(pooled_weight, 1e-9)
+                    now = False
+                    resolved = True
+                else:
+                    answer = 0.0
+                    resolved = False
+                if resolved:
+                    shared_min[d, c] = answer
+                    shared_max[d, c] = answer
+                    for s in range(n):
+                        evidence_weight[d, s, c] += b.credibility_authority
+                        evidence_claims[d, s, c] += b.credibility_authority * answer
+                if now and not contradicted[d, c]:
+                    new_contradictions += 1
+                if now:
+                    open_now += 1
+                contradicted[d, c] = now
+            contradictions_met[d] += new_contradictions
+            unresolved[d] = open_now
+
+            # 4. Beliefs.
+            _update_beliefs(
+                d, n, b, effort[REQUIREMENTS_BUILDING], priority0, priority, stubbornness, weights,
+                evidence_weight, evidence_claims, attitude, opinion, own, new_opinion, listen, squares,
+                new_priority,
+            )  # fmt: skip
+
+            # 5. Progress of the six jobs, and reopening (looping, part 2).
+            previous_choice = choice[d]
+            _job_readiness(
+                d, n, b, priority, influence, evidence_weight, opinion, unresolved, readiness, choice,
+                acceptance, dissent, dissent_job, scratch,
+            )  # fmt: skip
+            switched = 1.0 if choice[d] != previous_choice else 0.0
+            total_influence = 0.0
+            for s in range(n):
+                total_influence += influence[d, s]
+            reopened = 0
+            for j in range(N_JOBS):
+                gap = readiness[d, j] - completion[d, j]
+                working = min(1.0, 3 * effort[j])
+                rate = b.progress_rate * working if gap > 0 else b.fall_rate
+                value = completion[d, j] + rate * gap
+                value -= b.contradiction_shock * new_contradictions * CONTRADICTION_REACH[j]
+                # A switch of the preferred supplier puts later jobs back in question.
+                value -= b.choice_change_shock * switched * CHOICE_CHANGE_REACH[j]
+                # Dissenters reopen the job they work on: looping driven by people not on board.
+                dissenting = 0.0
+                for s in range(n):
+                    if dissent[d, s] and focus[d, s] == j:
+                        dissenting += influence[d, s]
+                value -= b.dissent_pull * (dissenting / total_influence)
+                value = min(max(value, 0.0), 1.0)
+                reopen = done[d, j] and value < b.reopen_threshold
+                if reopen:
+                    loops[d, j] += 1
+                    reopened += 1
+                done[d, j] = (done[d, j] and not reopen) or value >= b.done_threshold
+                completion[d, j] = value
+
+            # Overload and exhaustion.
+            prune = _vendors_any(vendor, d, PRUNE_OVERLOAD)
+            total_overload = 0.0
+            for s in range(n):
+                load[d, s] = (1 - b.forget_rate) * (1 - prune) * load[d, s] + new_items[s]
+                strain = (load[d, s] + b.contradiction_load * unresolved[d]) / capacity[d, s]
+                overload[d, s] = min(max(strain - 1, 0.0), 1.0)
+                total_overload += overload[d, s]
+            group_overload = total_overload / n
+            peak_overload[d] = max(peak_overload[d], group_overload)
+            new_loops = reopened + returned
+            exhaustion[d] += b.exhaustion_overload * group_overload + b.exhaustion_loop * new_loops
+
+            # 6. Decision: all six jobs complete together, or exhaustion, or the horizon.
+            week[d] += 1
+            purchase = True
+            for j in range(N_JOBS):
+                purchase = purchase and done[d, j]
+            if purchase:
+                end_reason[d] = END_PURCHASE
+            elif exhaustion[d] >= 1:
+                end_reason[d] = END_EXHAUSTED
+            elif week[d] >= horizon:
+                end_reason[d] = END_HORIZON
             else:
-                evidence_weight[d, s, cell] += credibility
-                evidence_claims[d, s, cell] += credibility * claim
-                new_items[s] += 1
-        for g in range(n_group):
-            cell = group_cell[g]
-            for q in range(n):
-                evidence_weight[d, q, cell] += group_credibility[g]
-                evidence_claims[d, q, cell] += group_credibility[g] * group_claim[g]
-            shared_min[d, cell] = min(shared_min[d, cell], group_claim[g])
-            shared_max[d, cell] = max(shared_max[d, cell], group_claim[g])
-        for q in range(n):
-            new_items[q] += n_group
-    for s in range(n):
-        items_held[d, s] += new_items[s]
-    # Buyer enablement: helpful supplier information speeds up the job the group is on.
-    effort[stage] += b.enablement_gain * helpful_now / n
-
-    # 3. Voicing (hidden-profile bias) and listening, cell by cell.
-    surface = _vendors_any(vendor, d, SURFACE_UNSHARED)
-    for c in range(n_cells):
-        holders = 0
-        for s in range(n):
-            if evidence_weight[d, s, c] > 0:
-                holders += 1
-        if holders == 0:
-            continue
-        voice = voice_by_holders[holders]
-        if holders == 1:
-            voice = voice + surface * (1 - voice)
-        if not _uniform(key, CELL_COUNTERS + 2 * c) < voice:
-            continue
-        lowest, highest = np.inf, -np.inf
-        for s in range(n):
-            if evidence_weight[d, s, c] > 0:
-                mean_claim = evidence_claims[d, s, c] / evidence_weight[d, s, c]
-                lowest = min(lowest, mean_claim)
-                highest = max(highest, mean_claim)
-        shared_min[d, c] = min(shared_min[d, c], lowest)
-        shared_max[d, c] = max(shared_max[d, c], highest)
-        # Listeners take up part of what their neighbours know about the voiced cell.
-        for s in range(n):
-            heard, claimed = 0.0, 0.0
-            for t in range(n):
-                heard += weights[d, s, t] * evidence_weight[d, t, c]
-                claimed += weights[d, s, t] * evidence_claims[d, t, c]
-            heard_weight[s] = heard
-            heard_claim[s] = claimed / max(heard, 1e-12)  # the neighbours' mean claim
-        for s in range(n):
-            gain = max(heard_weight[s] - evidence_weight[d, s, c], 0.0) * b.voice_mixing
-            evidence_claims[d, s, c] += heard_claim[s] * gain
-            evidence_weight[d, s, c] += gain
-
-    # Contradictions and their resolution: a vendor that deconflicts brings the
-    # authoritative answer (the true value); a group that deconflicts alone settles on its
-    # pooled belief, right or wrong.
-    by_vendor_p = _vendors_any(vendor, d, RESOLVE_CONTRADICTIONS)
-    by_group_p = b.self_resolve_rate * min(1.0, 3 * effort[VALIDATION])
-    either_p = by_vendor_p + by_group_p * (1 - by_vendor_p)
-    new_contradictions = 0
-    open_now = 0
-    for c in range(n_cells):
-        now = shared_max[d, c] - shared_min[d, c] > b.contradiction_gap
-        if now and _uniform(key, CELL_COUNTERS + 2 * c + 1) < by_vendor_p:
-            answer = true_value[d, c // n_dims, c % n_dims]
-            supplier_items[d] += 1
-            helpful_items[d] += 1
-            now = False
-            resolved = True
-        elif now and _uniform(key, CELL_COUNTERS + 2 * c + 1) < either_p:
-            pooled_claims, pooled_weight = 0.0, 0.0
-            for s in range(n):
-                pooled_claims += evidence_claims[d, s, c]
-                pooled_weight += evidence_weight[d, s, c]
-            answer = pooled_claims / max(pooled_weight, 1e-9)
-            now = False
-            resolved = True
-        else:
-            answer = 0.0
-            resolved = False
-        if resolved:
-            shared_min[d, c] = answer
-            shared_max[d, c] = answer
-            for s in range(n):
-                evidence_weight[d, s, c] += b.credibility_authority
-                evidence_claims[d, s, c] += b.credibility_authority * answer
-        if now and not contradicted[d, c]:
-            new_contradictions += 1
-        if now:
-            open_now += 1
-        contradicted[d, c] = now
-    contradictions_met[d] += new_contradictions
-    unresolved[d] = open_now
-
-    # 4. Beliefs.
-    _update_beliefs(
-        d, n, b, effort[REQUIREMENTS_BUILDING], priority0, priority, stubbornness, weights,
-        evidence_weight, evidence_claims, attitude, opinion, own, new_opinion, listen, squares,
-        new_priority,
-    )  # fmt: skip
-
-    # 5. Progress of the six jobs, and reopening (looping, part 2).
-    previous_choice = choice[d]
-    _job_readiness(
-        d, n, b, priority, influence, evidence_weight, opinion, unresolved, readiness, choice,
-        acceptance, dissent, dissent_job, scratch,
-    )  # fmt: skip
-    switched = 1.0 if choice[d] != previous_choice else 0.0
-    total_influence = 0.0
-    for s in range(n):
-        total_influence += influence[d, s]
-    reopened = 0
-    for j in range(N_JOBS):
-        gap = readiness[d, j] - completion[d, j]
-        working = min(1.0, 3 * effort[j])
-        rate = b.progress_rate * working if gap > 0 else b.fall_rate
-        value = completion[d, j] + rate * gap
-        value -= b.contradiction_shock * new_contradictions * CONTRADICTION_REACH[j]
-        # A switch of the preferred supplier puts later jobs back in question.
-        value -= b.choice_change_shock * switched * CHOICE_CHANGE_REACH[j]
-        # Dissenters reopen the job they work on: looping driven by people not on board.
-        dissenting = 0.0
-        for s in range(n):
-            if dissent[d, s] and focus[d, s] == j:
-                dissenting += influence[d, s]
-        value -= b.dissent_pull * (dissenting / total_influence)
-        value = min(max(value, 0.0), 1.0)
-        reopen = done[d, j] and value < b.reopen_threshold
-        if reopen:
-            loops[d, j] += 1
-            reopened += 1
-        done[d, j] = (done[d, j] and not reopen) or value >= b.done_threshold
-        completion[d, j] = value
-
-    # Overload and exhaustion.
-    prune = _vendors_any(vendor, d, PRUNE_OVERLOAD)
-    total_overload = 0.0
-    for s in range(n):
-        load[d, s] = (1 - b.forget_rate) * (1 - prune) * load[d, s] + new_items[s]
-        strain = (load[d, s] + b.contradiction_load * unresolved[d]) / capacity[d, s]
-        overload[d, s] = min(max(strain - 1, 0.0), 1.0)
-        total_overload += overload[d, s]
-    group_overload = total_overload / n
-    peak_overload[d] = max(peak_overload[d], group_overload)
-    exhaustion[d] += b.exhaustion_overload * group_overload + b.exhaustion_loop * (reopened + returned)
-
-    # 6. Decision: all six jobs complete together, or exhaustion, or the horizon.
-    week[d] += 1
-    purchase = True
-    for j in range(N_JOBS):
-        purchase = purchase and done[d, j]
-    if purchase:
-        end_reason[d] = END_PURCHASE
-    elif exhaustion[d] >= 1:
-        end_reason[d] = END_EXHAUSTED
-    elif week[d] >= horizon:
-        end_reason[d] = END_HORIZON
-    else:
-        end_reason[d] = END_RUNNING
-    finished[d] = end_reason[d] != END_RUNNING
+                end_reason[d] = END_RUNNING
+            finished[d] = end_reason[d] != END_RUNNING
+            if finished[d] or not to_end:
+                break
 
 
 @numba.njit(cache=True)
@@ -718,16 +727,11 @@ def _work_for(p, state_arrays):
 @numba.njit(cache=True)
 def advance_week(deals, seed, horizon, p, state_arrays):
     """Advance the given deals (rows of the state arrays, all running) by one week."""
-    work = _work_for(p, state_arrays)
-    for d in deals:
-        _deal_week(d, seed, horizon, p, state_arrays, work)
+    _advance(deals, seed, horizon, p, state_arrays, False)
 
 
 @numba.njit(cache=True)
 def run_deals(deals, seed, horizon, p, state_arrays):
-    """Run the given deals week after week until each has ended (same weeks as advance_week)."""
-    finished = state_arrays[_FINISHED]
-    work = _work_for(p, state_arrays)
-    for d in deals:
-        while not finished[d]:
-            _deal_week(d, seed, horizon, p, state_arrays, work)
+    """Run the given deals week after week until each has ended (the same weeks as calling
+    advance_week until then)."""
+    _advance(deals, seed, horizon, p, state_arrays, True)
