@@ -16,7 +16,8 @@ from typing import Any, TypeVar
 
 import solara
 
-from sim.scenario import SCENARIO_DIR, ScenarioError
+from sim.scenario import ScenarioError
+from sim.scenario import bundled_scenarios as scenario_files
 
 logger = logging.getLogger("dashboards")
 
@@ -32,7 +33,7 @@ class FieldError(ValueError):
 def bundled_scenarios() -> list[str]:
     """Names of the scenarios shipped in ``scenarios/``, baseline first: the only scenario
     names a page accepts."""
-    names = sorted(path.stem for path in SCENARIO_DIR.glob("*.toml"))
+    names = [path.stem for path in scenario_files()]  # not defaults.toml, the base they extend
     return sorted(names, key=lambda name: name != "baseline")
 
 
