@@ -10,27 +10,72 @@ customers and the same random numbers (common random numbers).
 
 from __future__ import annotations
 
+import sys
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, fields
 
+import numba
 import numpy as np
 import pandas as pd
 
+from sim import kernels
 from sim.dynamics import run, start, state_arrays, step
 from sim.kernels import behaviour_params
 from sim.outcomes import deal_outcomes
-from sim.scenario import Scenario, ScenarioError
+from sim.scenario import Scenario, ScenarioError, load_scenario
 from sim.state import DealState, _choose, initial_state, new_customers, vendor_array
 from sim.strategies import strategy_table
 
 BLOCK_SIZE = 256
 DEFAULT_CHUNK_SIZE = 16384
+COMPILE_SECONDS = 30  # about how long a first compilation takes on one core (measured: 22 s)
+COMPILING_NOTICE = (
+    f"compiling the simulation kernels (once after install, about {COMPILE_SECONDS} s)..."
+)
+# The kernels every run needs; compiled or loaded from the disk cache on first use.
+_KERNELS = (kernels.start_deals, kernels.advance_week, kernels.run_deals, kernels.cell_belief)
+_compile_checked = False
 STREAM_CUSTOMER, STREAM_STRATEGY = 0, 1  # (2 was the weekly dynamics, now keyed per deal)
 
 
 def stream(seed: int, block: int, kind: int) -> np.random.Generator:
     """The random generator of one block and purpose."""
     return np.random.Generator(np.random.PCG64(np.random.SeedSequence([seed, block, kind])))
+
+
+def kernels_cached() -> bool:
+    """Whether every kernel has compiled code for this machine in the disk cache (numba keeps
+    it next to the sources, or in a user cache directory where that is not writable)."""
+    for kernel in _KERNELS:
+        cache = getattr(kernel, "_cache", None)
+        load_index = getattr(getattr(cache, "_cache_file", None), "_load_index", None)
+        if load_index is None or not load_index():
+            return False
+    return True
+
+
+def _announce_compilation() -> None:
+    """Say once per process, on stderr, that the kernels are being compiled (only when they
+    are: later processes load them from the disk cache in well under a second)."""
+    global _compile_checked
+    if _compile_checked:
+        return
+    _compile_checked = True
+    if not numba.config.DISABLE_JIT and not kernels_cached():
+        print(COMPILING_NOTICE, file=sys.stderr, flush=True)
+
+
+def warm_up() -> float:
+    """Compile (or load from the disk cache) every kernel the engine and the Mesa model use,
+    by running two short deals; returns the seconds it took. Call it at server or worker
+    start so no user request waits for a compilation."""
+    started = time.perf_counter()
+    scenario = load_scenario("baseline").with_overrides({"simulation.horizon_weeks": 4})
+    cohort = Cohort(scenario, 0, block_plan(2))
+    cohort.step()  # one week at a time, as the Mesa model steps
+    cohort.run()  # the rest in one call, as the engine runs
+    return time.perf_counter() - started
 
 
 @dataclass(frozen=True)
@@ -71,6 +116,7 @@ class Cohort:
         """``blocks`` lists (block index, first deal, number of deals)."""
         if seed < 0:
             raise ScenarioError(f"seed = {seed}: must be a non-negative integer")
+        _announce_compilation()
         self.scenario = scenario
         self.behaviour = scenario.behaviour
         self.params = behaviour_params(self.behaviour)

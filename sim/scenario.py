@@ -19,20 +19,13 @@ from typing import Any, Literal, get_args, get_origin
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from sim.jobs import JOB_NAMES  # noqa: F401  (re-exported: the job table lives in sim/jobs.py)
 from sim.strategies import BUILTIN_STRATEGIES, Strategy
 
 SCENARIO_DIR = Path(__file__).resolve().parent.parent / "scenarios"
 # The calibrated behavioural base that bundled scenarios extend: not a scenario to run.
 DEFAULTS_FILE = SCENARIO_DIR / "defaults.toml"
 MAX_GROUP_SIZE = 16
-JOB_NAMES = (
-    "problem_identification",
-    "solution_exploration",
-    "requirements_building",
-    "supplier_selection",
-    "validation",
-    "consensus_creation",
-)
 ROLE_NAMES = ("executive_sponsor", "finance", "it", "operations", "procurement", "legal_security")
 # Limits on input files (documented in docs/reliability.md): real scenario and sweep files are
 # a few KiB and a few levels deep, so anything beyond these is a mistake or an attack.

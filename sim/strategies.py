@@ -12,19 +12,6 @@ from __future__ import annotations
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-STRATEGY_FIELDS = (
-    "meeting_time",
-    "digital_volume",
-    "digital_quality",
-    "tailoring",
-    "persuasion",
-    "stage_alignment",
-    "group_level",
-    "resolve_contradictions",
-    "surface_unshared",
-    "prune_overload",
-)
-
 
 class Strategy(BaseModel):
     """One vendor's go-to-market motion."""
@@ -54,6 +41,9 @@ class Strategy(BaseModel):
     )
     prune_overload: float = Field(0.0, ge=0, le=1, description="weekly share of information load it removes")
 
+
+# The strategy's fields in declaration order: the columns of strategy_table and vendor arrays.
+STRATEGY_FIELDS: tuple[str, ...] = tuple(Strategy.model_fields)
 
 BUILTIN_STRATEGIES: dict[str, Strategy] = {
     # Reps lead: long meetings, persuasive items tailored to each person, pushing to selection.
