@@ -489,6 +489,18 @@ of effects (non-linearity and interactions).{% endif %}</p>
 {% endfor %}
 {% endblock %}
 """,
+    "replication.html": """{% extends "page.html" %}
+{% block title %}Replication table{% endblock %}
+{% block body %}
+<h1>Replication of the buying-journey research figures</h1>
+<p>{{ summary }}; scenario <code>{{ scenario }}</code>.</p>
+{{ table }}
+{% for figure in figures %}
+<h3>{{ figure.label }}</h3>
+<img alt="{{ figure.label }}" src="{{ figure.image }}">
+{% endfor %}
+{% endblock %}
+""",
 }
 
 

@@ -8,8 +8,6 @@ versions with one plot per figure.
 
 from __future__ import annotations
 
-import base64
-import html
 import io
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -18,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from sim.analysis import html_table, png_data_uri, render_page
 from sim.research import FIGURES, Figure
 
 BOOTSTRAP_SAMPLES = 200
@@ -204,24 +203,22 @@ def write_report(replication: Replication, folder: Path) -> tuple[Path, Path]:
         markdown_table(table),
         "",
     ]
-    html_parts = [
-        "<!doctype html><html><head><meta charset='utf-8'><title>Replication table</title>",
-        "<style>body{font-family:sans-serif;max-width:60em;margin:2em auto}"
-        "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 8px}</style>",
-        "</head><body><h1>Replication of the buying-journey research figures</h1>",
-        f"<p>{html.escape(replication.summary())}; scenario <code>{replication.scenario}</code>.</p>",
-        table.to_html(index=False, escape=True),
-    ]
+    figures = []
     for key, row in replication.table.iterrows():
         png = _plot(row, replication.deals, key)
         (folder / f"{key}.png").write_bytes(png)
         md_lines += [f"![{row['label']}]({key}.png)", ""]
-        encoded = base64.b64encode(png).decode()
-        html_parts.append(f"<h3>{html.escape(row['label'])}</h3><img src='data:image/png;base64,{encoded}'>")
-    html_parts.append("</body></html>")
+        figures.append({"label": row["label"], "image": png_data_uri(png)})
+    document = render_page(
+        "replication.html",
+        summary=replication.summary(),
+        scenario=replication.scenario,
+        table=html_table(table, index=False),
+        figures=figures,
+    )
     markdown_path = folder / "replication.md"
     html_path = folder / "replication.html"
     markdown_path.write_text("\n".join(md_lines), encoding="utf-8")
-    html_path.write_text("\n".join(html_parts), encoding="utf-8")
+    html_path.write_text(document, encoding="utf-8")
     replication.table.to_csv(folder / "replication.csv")
     return markdown_path, html_path
