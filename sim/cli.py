@@ -32,7 +32,7 @@ from typer._click.exceptions import NoArgsIsHelpError, UsageError
 from typer.core import TyperGroup
 
 from sim import check_in_memory_deals, simulate
-from sim.results import HEADLINE, METRICS, PERCENT_METRICS, Results, compare_strategies
+from sim.results import HEADLINE, METRICS, OUT_FORMATS, PERCENT_METRICS, Results, compare_strategies
 from sim.scenario import SCENARIO_DIR, Scenario, ScenarioError, bundled_scenarios, load_scenario
 
 
@@ -203,9 +203,6 @@ def _run(
 ) -> Results:
     with user_errors():
         return simulate(scenario, deals, seed, strategy, chunk_size=CLI_CHUNK, progress=progress)
-
-
-OUT_FORMATS = (".csv", ".parquet", ".json")
 
 
 def check_out(out: Path | None) -> None:

@@ -27,6 +27,8 @@ METRICS: dict[str, tuple[str, str]] = {
     "overwhelmed": ("Overwhelmed", "all"),
     "supplier_time_share": ("Time with suppliers", "all"),
 }
+# Formats Results.save writes, chosen by the file suffix.
+OUT_FORMATS = (".csv", ".parquet", ".json")
 HEADLINE = ["purchase_ease", "deal_size", "regret", "no_decision", "high_quality_deal"]
 # Metrics that are shares of deals or of time, shown as percentages.
 PERCENT_METRICS = {
@@ -126,16 +128,16 @@ class Results:
     def save(self, path: str | Path) -> Path:
         """Write the per-deal table as .csv, .parquet or .json (chosen by the suffix)."""
         path = Path(path)
-        writers = {
-            ".csv": lambda p: self.deals.to_csv(p, index=False),
-            ".parquet": lambda p: self.deals.to_parquet(p, index=False),
-            ".json": lambda p: self.deals.to_json(p, orient="records", indent=1),
-        }
-        if path.suffix not in writers:
-            raise ValueError(f"{path}: unsupported output format; use .csv, .parquet or .json")
+        if path.suffix not in OUT_FORMATS:
+            raise ValueError(f"{path}: unsupported output format; use {', '.join(OUT_FORMATS)}")
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(path.name + ".part")
-        writers[path.suffix](tmp)
+        if path.suffix == ".csv":
+            self.deals.to_csv(tmp, index=False)
+        elif path.suffix == ".parquet":
+            self.deals.to_parquet(tmp, index=False)
+        else:
+            self.deals.to_json(tmp, orient="records", indent=1)
         tmp.replace(path)
         return path
 
