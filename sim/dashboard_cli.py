@@ -2,7 +2,10 @@
 
 The app lives in ``dashboards/`` next to the ``sim`` package (an editable install from a
 clone). Browser assets come from the ``solara-assets`` package, so the pages render with no
-internet access; telemetry and the version check are switched off for the same reason.
+internet access; telemetry and the version check are switched off for the same reason. The
+server listens on 127.0.0.1 unless ``--host`` says otherwise. A closed browser tab ends its
+session at once; a session whose browser vanished without closing it (a crash, a lost
+connection) ends after ``SESSION_TIMEOUT`` instead of Solara's default of 24 hours.
 """
 
 from __future__ import annotations
@@ -17,9 +20,11 @@ import typer
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 APP_MODULE = "dashboards.app"
-OFFLINE_ENVIRONMENT = {
+SESSION_TIMEOUT = "10m"
+SERVER_ENVIRONMENT = {  # defaults: a variable already set in the environment wins
     "SOLARA_TELEMETRY_MIXPANEL_ENABLE": "False",  # no analytics calls to the internet
     "SOLARA_ASSETS_PROXY": "True",  # serve CDN assets from the installed solara-assets copy
+    "SOLARA_KERNEL_CULL_TIMEOUT": SESSION_TIMEOUT,  # free a disconnected session's memory
 }
 
 
@@ -56,13 +61,13 @@ def dashboard(
             f"{REPO_ROOT / 'dashboards'}: dashboard app not found; install the project from a "
             "clone with `pip install -e '.[dashboard]'`"
         )
+    _check_port(host, port)
+    for name, value in SERVER_ENVIRONMENT.items():  # before Solara reads its settings on import
+        os.environ.setdefault(name, value)
     try:
         from solara.__main__ import cli as solara_cli
     except ModuleNotFoundError:
         _fail("the dashboard needs its extra packages: pip install -e '.[dashboard]'")
-    _check_port(host, port)
-    for name, value in OFFLINE_ENVIRONMENT.items():
-        os.environ.setdefault(name, value)
     if str(REPO_ROOT) not in sys.path:
         sys.path.insert(0, str(REPO_ROOT))
     os.environ["PYTHONPATH"] = os.pathsep.join(
