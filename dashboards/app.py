@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import functools
+
 import solara
 
 from dashboards import compare, explorer
+from dashboards.inputs import SafeView
 
 compare.prewarm()  # the default comparison is ready by the time someone opens the page
 
@@ -12,13 +15,20 @@ PAGES = {"/": "Explore one deal", "/compare": "Compare strategies"}
 
 
 @solara.component
-def Layout(children: list | None = None) -> solara.Element:  # noqa: N802 (Solara component)
+def Layout(children: list | None = None) -> None:  # noqa: N802 (Solara component)
+    """The app layout behind the last safety net: whatever fails anywhere in the app (also
+    in Mesa's own controls in the sidebar) shows a short message, never a traceback."""
+    SafeView(functools.partial(TabbedLayout, children or []), "The dashboard")
+
+
+@solara.component
+def TabbedLayout(children: list) -> solara.Element:  # noqa: N802 (Solara component)
     """Solara's app layout with named tabs for the two pages."""
     with solara.AppLayout(navigation=True) as layout:
         with solara.AppBar(), solara.lab.Tabs(align="center"):
             for path, label in PAGES.items():
                 solara.lab.Tab(label, path_or_route=path)
-        for child in children or []:
+        for child in children:
             solara.display(child)
     return layout
 

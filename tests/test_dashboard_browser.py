@@ -346,6 +346,13 @@ def test_explorer_refuses_bad_values_beside_each_field_and_still_steps(
     page.wait_for_selector(".deal-facts[data-week='1']")
     assert_no_traceback(page)
     assert "could not convert string to float: 'lots'" in server.output()  # detail: the log
+    # Mesa's own controls: the app's last safety net catches what their widgets let through.
+    page.evaluate(FORGE, ["Play Interval (ms)", "abc"])
+    page.wait_for_selector(".page-failure:has-text('The dashboard failed. Something went wrong')")
+    assert_no_traceback(page)
+    page.get_by_role("button", name="Try again").click()
+    page.get_by_role("button", name="Step").click()
+    page.wait_for_selector(".deal-facts[data-week='1']")
 
 
 def test_compare_refuses_bad_values_beside_each_field_and_still_compares(
