@@ -203,9 +203,11 @@ def new_customers(
     claim = true_value[deal_index, option, dimension] + channel_bias[channel] + noise_sd * normal
     held = np.arange(high)[None, None, :] < n_items[:, :, None]
     cell = option * M + dimension
-    one_hot = (cell[..., None] == np.arange(O * M)) & held[..., None]
-    evidence_weight = (one_hot * credibility[..., None]).sum(axis=2)
-    evidence_claims = (one_hot * (credibility * claim)[..., None]).sum(axis=2)
+    # Add each held item to its stakeholder's cell, in item order (np.bincount sums in input order).
+    C = O * M
+    target = ((np.arange(n)[:, None, None] * S + np.arange(S)[None, :, None]) * C + cell)[held]
+    evidence_weight = np.bincount(target, credibility[held], minlength=n * S * C).reshape(n, S, C)
+    evidence_claims = np.bincount(target, (credibility * claim)[held], minlength=n * S * C).reshape(n, S, C)
     return {
         "group_size": sizes,
         "member": member,
