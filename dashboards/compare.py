@@ -48,8 +48,9 @@ DEAL_CHOICES = [500, 1000, 2000, 5000, 10000]
 DISTRIBUTIONS = ("purchase_ease", "deal_size", "regret")
 RATES = ("no_decision", "high_quality_deal")
 FIGURE_DPI = 90
-# Finished comparisons kept for every session, least recently used dropped first. One of
-# 10,000 deals per strategy holds about 20-30 MB, so about eight of the largest fit.
+# Finished comparisons kept for every session, least recently used dropped first, counted
+# with pandas' memory_usage. One of 10,000 deals per strategy holds about 12 MB (and costs
+# the server about 25 MB of resident memory), so about 17 of the largest fit.
 CACHE_BUDGET_BYTES = 200 * 2**20
 
 
