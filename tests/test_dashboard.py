@@ -119,6 +119,33 @@ def test_a_seed_is_never_accepted_unless_it_is_plain_digits(text: str) -> None:
         assert 0 <= seed <= inputs.MAX_SEED
 
 
+BROWSER_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=40),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner,
+                                                                max_size=3),
+    max_leaves=5,
+)  # anything a (forged) widget message can carry
+
+
+@given(name=st.sampled_from(list(explorer.setting_fields())), value=BROWSER_VALUES)
+@settings(max_examples=300, deadline=None)
+def test_any_value_from_the_browser_is_accepted_as_allowed_or_refused_in_one_line(
+    name: str, value: object
+) -> None:
+    try:
+        checked = explorer.check_field(name, value)
+    except inputs.FieldError as refused:
+        assert "\n" not in str(refused) and len(str(refused)) < 300
+        return
+    spec = explorer.setting_fields()[name]
+    if spec["type"] == "Select":
+        assert checked in spec["values"] and type(checked) is type(value)
+    elif spec["type"] == "InputText":
+        assert 0 <= checked <= inputs.MAX_SEED
+    else:
+        assert spec["min"] <= checked <= spec["max"]
+
+
 def test_settings_the_scenario_refuses_give_the_default_deal_and_a_message() -> None:
     model = explorer.ExplorerModel(explorer.ExplorerSettings(scenario="no_such_scenario", seed=9))
     assert "not one of the choices" in model.problem and "default deal" in model.problem
