@@ -186,8 +186,8 @@ def release_model(model: BuyingGroupModel) -> None:
     """Forget ``model`` in Mesa's class-wide table of agent-id counters.
 
     Mesa 3.3.1 keeps every model that ever made an agent as a key of ``Agent._ids``, so
-    without this each deal built by Reset or by a new browser session stayed in memory for
-    good (about 1-2.5 MB each)."""
+    without this each deal built by Reset or by a browser session stayed in memory for good
+    (the model, its agents, network and weekly history)."""
     Agent._ids.pop(model, None)
 
 
