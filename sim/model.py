@@ -1,8 +1,9 @@
 """The Mesa model of one deal: a buying group whose weeks run through the engine's own code.
 
 :class:`BuyingGroupModel` wraps a one-deal :class:`sim.engine.Cohort`, so every rule (focus,
-information, sharing, beliefs, progress, decision) is the one the vectorized engine runs, and
-a Mesa run gives exactly the engine's outcome row for the same scenario, strategy and seed.
+information, sharing, beliefs, progress, decision) is the compiled kernel the engine runs
+(``sim.kernels``, stepped here one week at a time), and a Mesa run gives exactly the engine's
+outcome row for the same scenario, strategy and seed.
 Mesa adds what a reader and the dashboard need: one :class:`StakeholderAgent` per group
 member placed on a :class:`mesa.discrete_space.Network` built from the deal's consensus graph,
 and a :class:`mesa.DataCollector` recording the group week by week.
