@@ -1,12 +1,12 @@
 """The weekly dynamics of a buying group, compiled: the one implementation of the weekly rules.
 
-Each kernel walks the deals it is given one at a time and, per deal, loops over stakeholders,
-evidence cells, options and jobs, so no temporary array is made per operation. The engine runs
-a cohort of deals through :func:`advance_week`; the Mesa model runs its one deal through the
-same kernel. With ``NUMBA_DISABLE_JIT=1`` the same code runs as plain Python (slow, for
-debugging). Everything is computed in float64; the weekly random numbers arrive as float32
-arrays drawn by the engine (see ``sim.dynamics.WeeklyDraws``), in layouts that do not depend on
-the strategy, so strategies are compared on the same random numbers.
+One loop walks the deals it is given and, per deal and week, loops over stakeholders, evidence
+cells, options and jobs, so no temporary array is made per operation. The engine runs each
+deal of a cohort to its end through :func:`run_deals`; the Mesa model steps its one deal a week
+at a time through :func:`advance_week` (the same code). With ``NUMBA_DISABLE_JIT=1`` it runs as
+plain Python (slow, for debugging). Everything is computed in float64; the random numbers are
+float32 from one counter-based stream per deal (below), so strategies, chunkings and workers
+all see the same numbers for the same deal.
 
 State arrays share a leading deal axis and are padded to the cohort's largest group: the
 members of a deal are its first ``group_size`` stakeholder slots, and slots beyond are never
