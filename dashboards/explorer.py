@@ -50,7 +50,6 @@ with warnings.catch_warnings():  # Mesa 3.3.1's own tab view trips Solara's hook
                             category=UserWarning)
     from mesa.visualization import SolaraViz
     from mesa.visualization.utils import force_update
-from mesa.agent import Agent
 
 SCENARIO_MIX = "scenario mix"
 JOB_COLOURS = ("#4c72b0", "#55a868", "#c44e52", "#8172b2", "#ccb974", "#64b5cd")
@@ -180,15 +179,6 @@ class ExplorerModel(BuyingGroupModel):
     def deal_strategy(self) -> str:
         """The focal strategy this deal runs under (drawn from the mix when none was chosen)."""
         return self.cohort.plan.names[int(self.deal_state.strategy_code[0])]
-
-
-def release_model(model: BuyingGroupModel) -> None:
-    """Forget ``model`` in Mesa's class-wide table of agent-id counters.
-
-    Mesa 3.3.1 keeps every model that ever made an agent as a key of ``Agent._ids``, so
-    without this each deal built by Reset or by a browser session stayed in memory for good
-    (the model, its agents, network and weekly history)."""
-    Agent._ids.pop(model, None)
 
 
 def _lock_of(model: BuyingGroupModel) -> threading.RLock | contextlib.nullcontext:
@@ -448,14 +438,6 @@ def ExplorerPage() -> None:  # noqa: N802 (Solara components)
     settings = solara.use_reactive(ExplorerSettings())
     first = solara.use_memo(lambda: ExplorerModel(settings.value), dependencies=[])
     model = solara.use_reactive(first)  # Mesa's Reset replaces its value
-
-    def hold_model() -> Callable[[], None]:
-        """While a model is shown, keep it; once Reset replaces it or the session closes
-        (which unmounts the page), release it."""
-        shown = model.value
-        return lambda: release_model(shown)
-
-    solara.use_effect(hold_model, [model.value])
     with solara.Sidebar():
         SettingsCard(settings)
     # Mesa's own "Model Parameters" card stays empty (the settings card replaces it): hide it.

@@ -150,6 +150,10 @@ class BuyingGroupModel(mesa.Model):
         for slot in range(self.group_size):
             agent = StakeholderAgent(self, slot)
             agent.cell = self.grid[slot]
+        # Mesa 3.3.1 keys a class-wide table of agent-id counters by model, which keeps every
+        # model that ever made an agent alive for good. All agents are made above, so the
+        # model's counter is no longer needed: dropping it lets a finished model be freed.
+        mesa.Agent._ids.pop(self, None)
 
         self.datacollector = mesa.DataCollector(
             model_reporters={

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
-import gc
 import socket
 import sys
 import threading
-import weakref
 from collections import OrderedDict
 from pathlib import Path
 
@@ -184,17 +182,6 @@ def test_an_unexpected_error_during_a_week_stops_the_deal_with_a_message(
     assert not model.running
     assert model.problem == f"Week 2 failed. {inputs.GENERIC_FAILURE}"
     assert "/srv/secret/engine.py" in caplog.text
-
-
-def test_releasing_a_model_lets_it_be_freed() -> None:
-    """Mesa keeps every model in a class-wide table; the explorer removes its models."""
-    model = explorer.ExplorerModel()
-    model.step()
-    alive = weakref.ref(model)
-    explorer.release_model(model)
-    del model
-    gc.collect()
-    assert alive() is None
 
 
 def test_figures_draw_every_week_and_the_outcome() -> None:

@@ -8,7 +8,6 @@ import sys
 from pathlib import Path
 
 import ipyvuetify as v
-import pytest
 import solara
 import solara.server.app  # noqa: F401 (sets ipywidgets up for server-side sessions)
 from solara.server import kernel, kernel_context
@@ -45,19 +44,10 @@ def _session_that_steps_resets_and_closes(number: int) -> None:
     context.close(reason="page-close")
 
 
-@pytest.mark.parametrize("release", [True, False], ids=["released", "kept-by-mesa"])
-def test_closed_sessions_do_not_keep_their_models(release: bool,
-                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+def test_closed_sessions_do_not_keep_their_models() -> None:
     """Each session makes two models (the first and the one Reset builds). At most the last
-    session's may linger briefly (Solara's last render); without the release, Mesa's agent-id
-    table keeps them all, which this test must detect."""
-    if not release:
-        monkeypatch.setattr(explorer, "release_model", lambda model: None)
+    session's may linger briefly (Solara's last render); nothing else keeps them."""
     before = _live_models()
     for number in range(SESSIONS):
         _session_that_steps_resets_and_closes(number)
-    lingering = _live_models() - before
-    if release:
-        assert lingering <= 2
-    else:
-        assert lingering >= 2 * SESSIONS
+    assert _live_models() - before <= 2

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
+import weakref
 
 import numpy as np
 import pytest
@@ -23,6 +25,17 @@ def test_constructs_with_no_arguments() -> None:
 def test_importing_the_model_keeps_the_multiprocessing_start_method() -> None:
     """Mesa forces 'spawn' on import; the model module restores what was there before."""
     assert multiprocessing.get_start_method(allow_none=True) in (None, "fork", "forkserver")
+
+
+def test_a_model_nobody_holds_is_freed() -> None:
+    """Mesa 3.3.1 keeps every model that made agents in a class-wide table; ours drop out of
+    it once their agents exist, so dashboards, experiments and tests do not leak models."""
+    model = BuyingGroupModel(seed=3)
+    model.step()
+    alive = weakref.ref(model)
+    del model
+    gc.collect()
+    assert alive() is None
 
 
 def test_one_agent_per_stakeholder_on_the_consensus_network() -> None:
