@@ -16,12 +16,12 @@ from typing import Any, TypeVar
 
 import solara
 
+from sim.engine import MAX_SEED
 from sim.scenario import ScenarioError
 from sim.scenario import bundled_scenarios as scenario_files
 
 logger = logging.getLogger("dashboards")
 
-MAX_SEED = 2**63 - 1  # the engine's compiled kernels take seeds as 64-bit integers
 GENERIC_FAILURE = "Something went wrong on the server (the details are in its log)."
 T = TypeVar("T")
 

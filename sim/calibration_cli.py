@@ -12,6 +12,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, Ti
 from rich.table import Table
 
 from sim.calibration import DEFAULTS_FILE, Calibration, write_defaults
+from sim.engine import MAX_SEED
 
 MAX_WORKERS = 64  # worker processes; more would only exhaust the machine
 
@@ -33,7 +34,9 @@ def register(app: typer.Typer) -> None:
     def calibrate(
         trials: Annotated[int, typer.Option(min=1, help="Completed trials the study should hold.")] = 150,
         deals: Annotated[int, typer.Option("--deals", "-n", min=500, help="Market deals per trial.")] = 4000,
-        seed: Annotated[int, typer.Option("--seed", "-s", min=0, help="Simulation and sampler seed.")] = 7,
+        seed: Annotated[
+            int, typer.Option("--seed", "-s", min=0, max=MAX_SEED, help="Simulation and sampler seed.")
+        ] = 7,
         workers: Annotated[
             int, typer.Option(min=1, max=MAX_WORKERS, help="Worker processes (default: all cores).")
         ] = multiprocessing.cpu_count(),
@@ -96,7 +99,9 @@ def register(app: typer.Typer) -> None:
         deals: Annotated[
             int, typer.Option("--deals", "-n", min=1000, help="Market deals to simulate.")
         ] = 20_000,
-        seed: Annotated[int, typer.Option("--seed", "-s", min=0, help="Seed of the main run.")] = 0,
+        seed: Annotated[
+            int, typer.Option("--seed", "-s", min=0, max=MAX_SEED, help="Seed of the main run.")
+        ] = 0,
         robustness: Annotated[
             str, typer.Option(help="Comma-separated extra seeds whose values are shown for spread.")
         ] = "",

@@ -32,6 +32,7 @@ from typer._click.exceptions import NoArgsIsHelpError, UsageError
 from typer.core import TyperGroup
 
 from sim import check_in_memory_deals, simulate
+from sim.engine import MAX_SEED
 from sim.results import HEADLINE, METRICS, OUT_FORMATS, PERCENT_METRICS, Results, compare_strategies
 from sim.scenario import SCENARIO_DIR, Scenario, ScenarioError, bundled_scenarios, load_scenario
 
@@ -86,7 +87,9 @@ ScenarioArg = Annotated[
     str, typer.Argument(help="Scenario file or bundled name (see `buyingsim scenarios`).")
 ]
 DealsOpt = Annotated[int, typer.Option("--deals", "-n", min=1, help="Deals to simulate.")]
-SeedOpt = Annotated[int, typer.Option("--seed", "-s", min=0, help="Seed: fixes every result.")]
+SeedOpt = Annotated[
+    int, typer.Option("--seed", "-s", min=0, max=MAX_SEED, help="Seed: fixes every result.")
+]
 
 
 def fail(message: str) -> None:

@@ -28,6 +28,8 @@ from sim.state import DealState, _choose, initial_state, new_customers, vendor_a
 from sim.strategies import strategy_table
 
 BLOCK_SIZE = 256
+# Seeds enter the compiled kernels as signed 64-bit integers.
+MAX_SEED = 2**63 - 1
 DEFAULT_CHUNK_SIZE = 16384
 COMPILE_SECONDS = 30  # about how long a first compilation takes on one core (measured: 22 s)
 COMPILING_NOTICE = (
@@ -114,8 +116,8 @@ class Cohort:
         self, scenario: Scenario, seed: int, blocks: list[tuple[int, int, int]], strategy: str | None = None
     ):
         """``blocks`` lists (block index, first deal, number of deals)."""
-        if seed < 0:
-            raise ScenarioError(f"seed = {seed}: must be a non-negative integer")
+        if not 0 <= seed <= MAX_SEED:
+            raise ScenarioError(f"seed = {seed}: must be a whole number from 0 to {MAX_SEED}")
         _announce_compilation()
         self.scenario = scenario
         self.behaviour = scenario.behaviour

@@ -52,7 +52,7 @@ from pydantic import (
     model_validator,
 )
 
-from sim.engine import BLOCK_SIZE, iter_chunks
+from sim.engine import BLOCK_SIZE, MAX_SEED, iter_chunks
 from sim.outcomes import COLUMNS
 from sim.results import HEADLINE
 from sim.scenario import (
@@ -193,7 +193,7 @@ class SweepSpec(_Strict):
     name: str = "sweep"
     description: str = ""
     scenario: str = "baseline"
-    seed: int = Field(0, ge=0, le=2**63 - 1)
+    seed: int = Field(0, ge=0, le=MAX_SEED)
     deals_per_point: int = Field(ge=1, le=100_000_000)
     chunk_deals: int = Field(DEFAULT_CHUNK_DEALS, ge=BLOCK_SIZE, le=1 << 22)
     strategies: list[str] = Field(

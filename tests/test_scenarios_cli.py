@@ -16,9 +16,10 @@ from typer.testing import CliRunner
 
 import sim
 from sim.cli import app
+from sim.engine import MAX_SEED
 from sim.outcomes import COLUMNS
 from sim.results import HEADLINE, METRICS
-from sim.scenario import SCENARIO_DIR, bundled_scenarios, load_scenario
+from sim.scenario import SCENARIO_DIR, ScenarioError, bundled_scenarios, load_scenario
 from sim.strategies import BUILTIN_STRATEGIES
 
 BUILTIN = sorted(BUILTIN_STRATEGIES)
@@ -713,3 +714,21 @@ def test_compare_refuses_an_output_format_before_simulating(tmp_path, monkeypatc
     monkeypatch.setattr(cli, "simulate", lambda *args, **kwargs: pytest.fail("simulated anyway"))
     line = one_error_line(invoke("compare", "baseline", "--deals", 20, "--out", tmp_path / "all.xlsx"))
     assert "--out" in line and ".parquet" in line
+
+
+@pytest.mark.parametrize("seed", [str(2**63), str(2**64), "9" * 40])
+def test_seeds_beyond_64_bits_are_refused_in_one_line(seed: str) -> None:
+    result = runner.invoke(app, ["run", "baseline", "--deals", "10", "--seed", seed])
+    assert result.exit_code == 2
+    assert "Traceback" not in result.output
+    assert "--seed" in result.output and str(MAX_SEED) in result.output
+
+
+def test_every_entry_point_refuses_a_seed_the_kernels_cannot_take() -> None:
+    from sim.model import BuyingGroupModel
+
+    with pytest.raises(ScenarioError, match="from 0 to"):
+        sim.simulate("baseline", 10, seed=MAX_SEED + 1)
+    with pytest.raises(ScenarioError, match="from 0 to"):
+        BuyingGroupModel(seed=MAX_SEED + 1)
+    assert len(sim.simulate("baseline", 3, seed=MAX_SEED).deals) == 3
