@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import socket
 import sys
+import warnings
 from pathlib import Path
 from typing import Annotated
 
@@ -73,6 +74,12 @@ def dashboard(
     os.environ["PYTHONPATH"] = os.pathsep.join(
         [str(REPO_ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]
     )
+    # Solara warns on every page load that its cross-site cookie needs https; on a local
+    # http server it falls back to a same-site cookie, which is what a local app wants.
+    warnings.filterwarnings("ignore", message="Cookies with samesite=none require https")
+    from sim.engine import warm_up
+
+    warm_up()  # the kernels compile (or load from the disk cache) now, never on a user's click
     shown = f"[{host}]" if ":" in host else host
     typer.echo(
         f"Dashboard: http://{shown}:{port}/  (compare strategies: "
