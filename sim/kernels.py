@@ -87,7 +87,7 @@ NORMAL_COUNTERS = 1 << 20
 CELL_COUNTERS = 2 << 20
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, error_model="numpy")
 def _mix(z):
     """The SplitMix64 finalizer (a bijective 64-bit hash)."""
     z = (z ^ (z >> np.uint64(30))) * _MIX1
@@ -95,20 +95,20 @@ def _mix(z):
     return z ^ (z >> np.uint64(31))
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, error_model="numpy")
 def week_key(seed, deal, week):
     """The key of one deal-week's random numbers."""
     deal_key = _mix(_mix(np.uint64(seed) * _GAMMA + _DYNAMICS_STREAM) ^ (np.uint64(deal) * _GAMMA))
     return _mix(deal_key + np.uint64(week + 1) * _WEEK_STRIDE)
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, error_model="numpy")
 def _uniform(key, counter):
     """A float32 uniform in [0, 1) (24 random bits)."""
     return np.float32(_mix(key + np.uint64(counter) * _GAMMA) >> np.uint64(40)) * _UNIFORM32
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, error_model="numpy")
 def _normal(key, counter):
     """A float32 standard normal (Box-Muller on counters ``counter`` and ``counter + 1``)."""
     radius = (np.float64(_mix(key + np.uint64(counter) * _GAMMA) >> np.uint64(11)) + 1.0) * _UNIFORM64
@@ -116,7 +116,7 @@ def _normal(key, counter):
     return np.float32(math.sqrt(-2.0 * math.log(radius)) * math.cos(2.0 * math.pi * angle))
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, error_model="numpy")
 def fill_week_draws(seed, deal_ids, week, uniforms, normals, per_cell):
     """One week's numbers of the given deals laid out as arrays (D,S,UNIFORMS_PER_STAKEHOLDER),
     (D,S,ITEM_SLOTS) and (D,2,C): what the frozen numpy engine is fed in the equivalence tests."""
@@ -155,14 +155,14 @@ _OPINION, _TRUE_VALUE, _SOURCES, _FINISHED = (
 )
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, error_model="numpy")
 def cell_belief(claims, weight, prior_weight):
     """A stakeholder's belief about one cell: the credibility-weighted mean of its claims,
     shrunk toward a neutral prior (scalars or arrays)."""
     return claims / (weight + prior_weight)
 
 
-@numba.njit(cache=True, inline="always")
+@numba.njit(cache=True, error_model="numpy", inline="always")
 def _vendors_any(vendor, d, field):
     """Chance that at least one vendor does something, from each vendor's own chance."""
     none = 1.0
@@ -171,7 +171,7 @@ def _vendors_any(vendor, d, field):
     return 1.0 - none
 
 
-@numba.njit(cache=True, inline="always")
+@numba.njit(cache=True, error_model="numpy", inline="always")
 def _own_utility(d, n, p, priority, evidence_weight, evidence_claims, attitude, out):
     """What each member's own evidence says each option is worth to them (into out[s, o])."""
     n_options, n_dims = attitude.shape[2], priority.shape[2]
@@ -185,7 +185,7 @@ def _own_utility(d, n, p, priority, evidence_weight, evidence_claims, attitude, 
             out[s, o] = total + attitude[d, s, o]
 
 
-@numba.njit(cache=True, inline="always")
+@numba.njit(cache=True, error_model="numpy", inline="always")
 def _job_readiness(
     d, n, p, priority, influence, evidence_weight, opinion, unresolved, readiness, choice, acceptance,
     dissent, dissent_job, scratch,
@@ -280,7 +280,7 @@ def _job_readiness(
     acceptance[d] = group_acceptance
 
 
-@numba.njit(cache=True, inline="always")
+@numba.njit(cache=True, error_model="numpy", inline="always")
 def _preferred(opinion, d, s):
     """The solution (option 1..) a stakeholder values most (first of equals)."""
     best, preferred = opinion[d, s, 1], 1
@@ -290,7 +290,7 @@ def _preferred(opinion, d, s):
     return preferred
 
 
-@numba.njit(cache=True, inline="always")
+@numba.njit(cache=True, error_model="numpy", inline="always")
 def _update_beliefs(
     d, n, p, requirements_effort, priority0, priority, stubbornness, weights, evidence_weight,
     evidence_claims, attitude, opinion, own, new_opinion, listen, squares, new_priority,
@@ -345,7 +345,7 @@ def _update_beliefs(
             priority[d, s, m] = new_priority[s, m]
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, error_model="numpy")
 def start_deals(deals, p, state_arrays):
     """Week-0 opinions (own evidence only) and job readiness of the given deals."""
     (_, group_size, _, _, priority, _, influence, _, _, _, _, _, _, evidence_weight, evidence_claims, _,
@@ -366,19 +366,21 @@ def start_deals(deals, p, state_arrays):
         )  # fmt: skip
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, error_model="numpy")
 def _scratch(S, n_options, n_dims, n_sources):
     """Working arrays for one deal-week, allocated once per kernel call."""
+    n_cells = n_options * n_dims
     return (
         np.empty(N_JOBS), np.empty(N_JOBS, dtype=np.int64), np.empty((S, max(n_options - 1, 1))),
         np.empty(S), np.empty(S), np.empty((S, n_sources)), np.empty(S), np.empty(S, dtype=np.int64),
         np.empty(S), np.empty(S, dtype=np.int64), np.empty(S), np.empty(S), np.empty(S), np.empty(S),
         np.empty((S, n_options)), np.empty((S, n_options)), np.empty(S), np.empty(S),
-        np.empty((S, n_dims)), np.empty(n_dims), np.empty(S + 1),
+        np.empty((S, n_dims)), np.empty(n_dims), np.empty(S + 1), np.empty((S, n_cells)),
+        np.empty((S, n_cells)), np.empty(n_cells, dtype=np.int64), np.empty(n_cells, dtype=np.bool_),
     )  # fmt: skip
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, error_model="numpy")
 def _advance(deals, seed, horizon, p, state_arrays, to_end):
     """Advance each deal in ``deals`` by one week (``to_end``: week after week until it ends):
     focus, information, sharing, contradictions, beliefs, job progress, overload and the
@@ -393,9 +395,9 @@ def _advance(deals, seed, horizon, p, state_arrays, to_end):
      unresolved, peak_overload, hours, focal_meetings, misalignment_total, supplier_items,
      helpful_items, acceptance, dissent, dissent_job) = state_arrays  # fmt: skip
     (effort, attention, rep_weight, total_weight, stakeholder_hours, cumulative, slot_probability,
-     top_dimension, new_items, group_cell, group_credibility, group_claim, heard_weight, heard_claim,
+     top_dimension, new_items, group_cell, group_credibility, group_claim, _, _,
      own, new_opinion, listen, squares, new_priority, scratch,
-     voice_by_holders) = _work_for(p, state_arrays)  # fmt: skip
+     voice_by_holders, heard_weight, heard_claim, holders, voiced) = _work_for(p, state_arrays)  # fmt: skip
     n_options, n_dims = true_value.shape[1], true_value.shape[2]
     n_cells = n_options * n_dims
     K = n_options - 1
@@ -566,20 +568,28 @@ def _advance(deals, seed, horizon, p, state_arrays, to_end):
             # Buyer enablement: helpful supplier information speeds up the job the group is on.
             effort[stage] += b.enablement_gain * helpful_now / n
 
-            # 3. Voicing (hidden-profile bias) and listening, cell by cell.
+            # 3. Voicing (hidden-profile bias) and listening. Cells do not interact here, so the
+            # loops run cell-innermost: every cell's sums keep their order (listener by listener,
+            # neighbour by neighbour) while the cells' chains of additions run side by side.
             surface = _vendors_any(vendor, d, SURFACE_UNSHARED)
             for c in range(n_cells):
-                holders = 0
-                for s in range(n):
+                holders[c] = 0
+            for s in range(n):
+                for c in range(n_cells):
                     if evidence_weight[d, s, c] > 0:
-                        holders += 1
-                if holders == 0:
+                        holders[c] += 1
+            any_voiced = False
+            for c in range(n_cells):
+                voiced[c] = False
+                if holders[c] == 0:
                     continue
-                voice = voice_by_holders[holders]
-                if holders == 1:
+                voice = voice_by_holders[holders[c]]
+                if holders[c] == 1:
                     voice = voice + surface * (1 - voice)
                 if not _uniform(key, CELL_COUNTERS + 2 * c) < voice:
                     continue
+                voiced[c] = True
+                any_voiced = True
                 lowest, highest = np.inf, -np.inf
                 for s in range(n):
                     if evidence_weight[d, s, c] > 0:
@@ -588,18 +598,24 @@ def _advance(deals, seed, horizon, p, state_arrays, to_end):
                         highest = max(highest, mean_claim)
                 shared_min[d, c] = min(shared_min[d, c], lowest)
                 shared_max[d, c] = max(shared_max[d, c], highest)
-                # Listeners take up part of what their neighbours know about the voiced cell.
+            if any_voiced:
+                # Listeners take up part of what their neighbours know about each voiced cell.
                 for s in range(n):
-                    heard, claimed = 0.0, 0.0
+                    for c in range(n_cells):
+                        heard_weight[s, c] = 0.0
+                        heard_claim[s, c] = 0.0
                     for t in range(n):
-                        heard += weights[d, s, t] * evidence_weight[d, t, c]
-                        claimed += weights[d, s, t] * evidence_claims[d, t, c]
-                    heard_weight[s] = heard
-                    heard_claim[s] = claimed / max(heard, 1e-12)  # the neighbours' mean claim
+                        w = weights[d, s, t]
+                        for c in range(n_cells):
+                            heard_weight[s, c] += w * evidence_weight[d, t, c]
+                            heard_claim[s, c] += w * evidence_claims[d, t, c]
                 for s in range(n):
-                    gain = max(heard_weight[s] - evidence_weight[d, s, c], 0.0) * b.voice_mixing
-                    evidence_claims[d, s, c] += heard_claim[s] * gain
-                    evidence_weight[d, s, c] += gain
+                    for c in range(n_cells):
+                        if voiced[c]:
+                            mean_heard = heard_claim[s, c] / max(heard_weight[s, c], 1e-12)
+                            gain = max(heard_weight[s, c] - evidence_weight[d, s, c], 0.0) * b.voice_mixing
+                            evidence_claims[d, s, c] += mean_heard * gain
+                            evidence_weight[d, s, c] += gain
 
             # Contradictions and their resolution: a vendor that deconflicts brings the
             # authoritative answer (the true value); a group that deconflicts alone settles on its
@@ -713,7 +729,7 @@ def _advance(deals, seed, horizon, p, state_arrays, to_end):
                 break
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, error_model="numpy")
 def _work_for(p, state_arrays):
     opinion, true_value, sources = state_arrays[_OPINION], state_arrays[_TRUE_VALUE], state_arrays[_SOURCES]
     S = opinion.shape[1]
@@ -724,13 +740,13 @@ def _work_for(p, state_arrays):
     return work
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, error_model="numpy")
 def advance_week(deals, seed, horizon, p, state_arrays):
     """Advance the given deals (rows of the state arrays, all running) by one week."""
     _advance(deals, seed, horizon, p, state_arrays, False)
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, error_model="numpy")
 def run_deals(deals, seed, horizon, p, state_arrays):
     """Run the given deals week after week until each has ended (the same weeks as calling
     advance_week until then)."""
