@@ -172,16 +172,20 @@ def _vendors_any(vendor, d, field):
 
 
 @numba.njit(cache=True, error_model="numpy", inline="always")
-def _own_utility(d, n, p, priority, evidence_weight, evidence_claims, attitude, out):
-    """What each member's own evidence says each option is worth to them (into out[s, o])."""
+def _own_utility(d, n, p, priority, evidence_weight, evidence_claims, attitude, out, beliefs):
+    """What each member's own evidence says each option is worth to them (into out[s, o]).
+
+    A member's beliefs are worked out first in one pass over its cells (``beliefs`` is scratch
+    of one row of cells), a loop of independent divisions the compiler runs several at a time."""
     n_options, n_dims = attitude.shape[2], priority.shape[2]
     for s in range(n):
+        for cell in range(n_options * n_dims):
+            claims, weight = evidence_claims[d, s, cell], evidence_weight[d, s, cell]
+            beliefs[cell] = cell_belief(claims, weight, p.prior_weight)
         for o in range(n_options):
             total = 0.0
             for m in range(n_dims):
-                cell = o * n_dims + m
-                belief = cell_belief(evidence_claims[d, s, cell], evidence_weight[d, s, cell], p.prior_weight)
-                total += belief * priority[d, s, m]
+                total += beliefs[o * n_dims + m] * priority[d, s, m]
             out[s, o] = total + attitude[d, s, o]
 
 
@@ -293,7 +297,7 @@ def _preferred(opinion, d, s):
 @numba.njit(cache=True, error_model="numpy", inline="always")
 def _update_beliefs(
     d, n, p, requirements_effort, priority0, priority, stubbornness, weights, evidence_weight,
-    evidence_claims, attitude, opinion, own, new_opinion, listen, squares, new_priority,
+    evidence_claims, attitude, opinion, own, new_opinion, listen, squares, new_priority, beliefs,
 ):  # fmt: skip
     """Friedkin-Johnsen update with bounded confidence, for option opinions and priorities.
 
@@ -301,7 +305,7 @@ def _update_beliefs(
     the rest from the neighbours whose opinions are within the confidence bound.
     """
     n_options, n_dims = opinion.shape[2], priority.shape[2]
-    _own_utility(d, n, p, priority, evidence_weight, evidence_claims, attitude, own)
+    _own_utility(d, n, p, priority, evidence_weight, evidence_claims, attitude, own, beliefs)
     for s in range(n):
         total = 0.0
         for o in range(n_options):
@@ -354,9 +358,10 @@ def start_deals(deals, p, state_arrays):
     n_options = opinion.shape[2]
     own = np.empty((opinion.shape[1], n_options))
     scratch = np.empty(priority.shape[2])
+    beliefs = np.empty(evidence_weight.shape[2])
     for d in deals:
         n = group_size[d]
-        _own_utility(d, n, p, priority, evidence_weight, evidence_claims, attitude, own)
+        _own_utility(d, n, p, priority, evidence_weight, evidence_claims, attitude, own, beliefs)
         for s in range(n):
             for o in range(n_options):
                 opinion[d, s, o] = own[s, o]
@@ -371,12 +376,14 @@ def _scratch(S, n_options, n_dims, n_sources):
     """Working arrays for one deal-week, allocated once per kernel call."""
     n_cells = n_options * n_dims
     return (
-        np.empty(N_JOBS), np.empty(N_JOBS, dtype=np.int64), np.empty((S, max(n_options - 1, 1))),
-        np.empty(S), np.empty(S), np.empty((S, n_sources)), np.empty(S), np.empty(S, dtype=np.int64),
+        np.empty(N_JOBS), np.empty(N_JOBS, dtype=np.int64), np.empty((N_JOBS, max(n_options - 1, 1))),
+        np.empty(S), np.empty(N_JOBS), np.empty((N_JOBS, n_sources)), np.empty(N_JOBS),
+        np.empty(S, dtype=np.int64),
         np.empty(S), np.empty(S, dtype=np.int64), np.empty(S), np.empty(S), np.empty(S), np.empty(S),
         np.empty((S, n_options)), np.empty((S, n_options)), np.empty(S), np.empty(S),
         np.empty((S, n_dims)), np.empty(n_dims), np.empty(S + 1), np.empty((S, n_cells)),
         np.empty((S, n_cells)), np.empty(n_cells, dtype=np.int64), np.empty(n_cells, dtype=np.bool_),
+        np.empty(n_cells),
     )  # fmt: skip
 
 
@@ -394,22 +401,55 @@ def _advance(deals, seed, horizon, p, state_arrays, to_end):
      last_worked, readiness, choice, exhaustion, week, finished, end_reason, contradictions_met,
      unresolved, peak_overload, hours, focal_meetings, misalignment_total, supplier_items,
      helpful_items, acceptance, dissent, dissent_job) = state_arrays  # fmt: skip
-    (effort, attention, rep_weight, total_weight, stakeholder_hours, cumulative, slot_probability,
+    (effort, attention, job_rep_weight, _, job_hours, job_cumulative, job_slot_probability,
      top_dimension, new_items, group_cell, group_credibility, group_claim, _, _,
      own, new_opinion, listen, squares, new_priority, scratch,
-     voice_by_holders, heard_weight, heard_claim, holders, voiced) = _work_for(p, state_arrays)  # fmt: skip
+     voice_by_holders, heard_weight, heard_claim, holders, voiced,
+     cell_scratch) = _work_for(p, state_arrays)  # fmt: skip
     n_options, n_dims = true_value.shape[1], true_value.shape[2]
     n_cells = n_options * n_dims
     K = n_options - 1
     n_sources = sources.shape[1]
     b = p
     for d in deals:
+        # The deal's channel tables per job in focus (they change only with the focus): each
+        # vendor's rep share, the hours, and the item sources' cumulative weights and chance.
+        volume = 0.0
+        for k in range(K):
+            volume += vendor[d, 1 + k, DIGITAL_VOLUME]
+        digital_weight = b.base_share_digital * math.sqrt(volume / K)
+        for j in range(N_JOBS):
+            factor = SUPPLIER_FOCUS_FACTOR[j]
+            reps = 0.0
+            for k in range(K):
+                job_rep_weight[j, k] = b.base_share_suppliers / K * vendor[d, 1 + k, MEETING_TIME] * factor
+                reps += job_rep_weight[j, k]
+            total_weight = b.base_share_internal + b.base_share_third_party + digital_weight + reps
+            job_hours[j] = b.hours_per_week / total_weight
+            # Item sources: weight of each channel = its time share times its yield of items.
+            running = b.base_share_internal
+            job_cumulative[j, 0] = running
+            running += b.base_share_third_party
+            job_cumulative[j, 1] = running
+            for k in range(K):
+                running += job_rep_weight[j, k]
+                job_cumulative[j, 2 + k] = running
+            for k in range(K):
+                running += b.digital_yield / K * digital_weight * vendor[d, 1 + k, DIGITAL_VOLUME]
+                job_cumulative[j, 2 + K + k] = running
+            chance = b.items_per_week * information_volume[d] * running / (total_weight * ITEM_SLOTS)
+            job_slot_probability[j] = min(max(chance, 0.0), 1.0)
         while True:
             key = week_key(seed, deal_id[d], week[d])
             n = group_size[d]
 
             # 1. Focus: each stakeholder works on the job that looks most unfinished to it.
             for s in range(n):
+                # Dissenters spend their week re-arguing the job their disagreement is about (their
+                # Gumbel numbers are not needed: each is a pure function of its counter).
+                if dissent_job[d, s] >= 0:
+                    focus[d, s] = dissent_job[d, s]
+                    continue
                 best_score, best_job = 0.0, 0
                 for j in range(N_JOBS):
                     u = min(max(_uniform(key, s * STAKEHOLDER_COUNTERS + j), FOCUS_LOW), FOCUS_HIGH)
@@ -418,8 +458,7 @@ def _advance(deals, seed, horizon, p, state_arrays, to_end):
                     score = score + gumbel
                     if j == 0 or score > best_score:
                         best_score, best_job = score, j
-                # Dissenters spend their week re-arguing the job their disagreement is about.
-                focus[d, s] = dissent_job[d, s] if dissent_job[d, s] >= 0 else best_job
+                focus[d, s] = best_job
             for j in range(N_JOBS):
                 effort[j] = 0.0
                 attention[j] = 0
@@ -447,21 +486,11 @@ def _advance(deals, seed, horizon, p, state_arrays, to_end):
             for s in range(n):
                 for o in range(n_options):
                     attitude[d, s, o] *= b.attitude_memory
-            volume = 0.0
-            for k in range(K):
-                volume += vendor[d, 1 + k, DIGITAL_VOLUME]
-            digital_weight = b.base_share_digital * math.sqrt(volume / K)
-            # Time shares per stakeholder: peers, third parties, self-serve digital, each vendor's reps.
+            # Time shares per stakeholder (peers, third parties, self-serve digital, each vendor's
+            # reps) follow from the job in focus: looked up in the deal's job tables.
             hours_total = 0.0
             for s in range(n):
-                factor = SUPPLIER_FOCUS_FACTOR[focus[d, s]]
-                reps = 0.0
-                for k in range(K):
-                    rep_weight[s, k] = b.base_share_suppliers / K * vendor[d, 1 + k, MEETING_TIME] * factor
-                    reps += rep_weight[s, k]
-                total_weight[s] = b.base_share_internal + b.base_share_third_party + digital_weight + reps
-                stakeholder_hours[s] = b.hours_per_week / total_weight[s]
-                hours_total += stakeholder_hours[s]
+                hours_total += job_hours[focus[d, s]]
             hours[d, HOURS_INTERNAL] += hours_total * b.base_share_internal
             hours[d, HOURS_THIRD_PARTY] += hours_total * b.base_share_third_party
             hours[d, HOURS_DIGITAL] += hours_total * digital_weight
@@ -469,22 +498,9 @@ def _advance(deals, seed, horizon, p, state_arrays, to_end):
             for k in range(K):
                 with_reps = 0.0
                 for s in range(n):
-                    with_reps += stakeholder_hours[s] * rep_weight[s, k]
+                    with_reps += job_hours[focus[d, s]] * job_rep_weight[focus[d, s], k]
                 hours[d, HOURS_REPS + 1 + k] += with_reps
-            # Item sources: weight of each channel = its time share times its yield of items.
             for s in range(n):
-                running = b.base_share_internal
-                cumulative[s, 0] = running
-                running += b.base_share_third_party
-                cumulative[s, 1] = running
-                for k in range(K):
-                    running += rep_weight[s, k]
-                    cumulative[s, 2 + k] = running
-                for k in range(K):
-                    running += b.digital_yield / K * digital_weight * vendor[d, 1 + k, DIGITAL_VOLUME]
-                    cumulative[s, 2 + K + k] = running
-                chance = b.items_per_week * information_volume[d] * running / (total_weight[s] * ITEM_SLOTS)
-                slot_probability[s] = min(max(chance, 0.0), 1.0)
                 top = 0
                 for m in range(1, n_dims):
                     if priority[d, s, m] > priority[d, s, top]:
@@ -497,12 +513,13 @@ def _advance(deals, seed, horizon, p, state_arrays, to_end):
                 n_group = 0
                 for s in range(n):
                     counter = s * STAKEHOLDER_COUNTERS + first  # this item's uniforms: counter + SLOT_*
-                    if not _uniform(key, counter + SLOT_EXISTS) < slot_probability[s]:
+                    if not _uniform(key, counter + SLOT_EXISTS) < job_slot_probability[focus[d, s]]:
                         continue
-                    pick = _uniform(key, counter + SLOT_SOURCE) * cumulative[s, n_sources - 1]
+                    in_focus = focus[d, s]
+                    pick = _uniform(key, counter + SLOT_SOURCE) * job_cumulative[in_focus, n_sources - 1]
                     source = 0
                     for index in range(n_sources):
-                        if pick > cumulative[s, index]:
+                        if pick > job_cumulative[in_focus, index]:
                             source += 1
                     source = min(source, n_sources - 1)
                     channel = sources[d, source, SRC_CHANNEL]
@@ -606,6 +623,8 @@ def _advance(deals, seed, horizon, p, state_arrays, to_end):
                         heard_claim[s, c] = 0.0
                     for t in range(n):
                         w = weights[d, s, t]
+                        if w == 0.0:  # adds nothing: skipping it leaves every sum as it was
+                            continue
                         for c in range(n_cells):
                             heard_weight[s, c] += w * evidence_weight[d, t, c]
                             heard_claim[s, c] += w * evidence_claims[d, t, c]
@@ -662,7 +681,7 @@ def _advance(deals, seed, horizon, p, state_arrays, to_end):
             _update_beliefs(
                 d, n, b, effort[REQUIREMENTS_BUILDING], priority0, priority, stubbornness, weights,
                 evidence_weight, evidence_claims, attitude, opinion, own, new_opinion, listen, squares,
-                new_priority,
+                new_priority, cell_scratch,
             )  # fmt: skip
 
             # 5. Progress of the six jobs, and reopening (looping, part 2).
