@@ -1593,10 +1593,11 @@ class ProcessExecutor:
                     yield task, ChunkError(f"the worker process died (exit code {process.exitcode})")
                     continue
                 if status == "ok":
+                    hand_out(worker)  # the worker computes on while the runner stores this result
                     yield task, payload
                 else:
                     yield task, ChunkError(*payload)
-                hand_out(worker)
+                    hand_out(worker)
 
 
 class DaskExecutor:
