@@ -382,7 +382,7 @@ def _scratch(S, n_options, n_dims, n_sources):
         np.empty(S), np.empty(S, dtype=np.int64), np.empty(S), np.empty(S), np.empty(S), np.empty(S),
         np.empty((S, n_options)), np.empty((S, n_options)), np.empty(S), np.empty(S),
         np.empty((S, n_dims)), np.empty(n_dims), np.empty(S + 1), np.empty((S, n_cells)),
-        np.empty((S, n_cells)), np.empty(n_cells, dtype=np.int64), np.empty(n_cells, dtype=np.bool_),
+        np.empty((S, n_cells)), np.empty(n_cells, dtype=np.int64), np.empty(n_cells, dtype=np.int64),
         np.empty(n_cells),
     )  # fmt: skip
 
@@ -595,9 +595,8 @@ def _advance(deals, seed, horizon, p, state_arrays, to_end):
                 for c in range(n_cells):
                     if evidence_weight[d, s, c] > 0:
                         holders[c] += 1
-            any_voiced = False
+            n_voiced = 0  # the voiced cells are voiced[:n_voiced]
             for c in range(n_cells):
-                voiced[c] = False
                 if holders[c] == 0:
                     continue
                 voice = voice_by_holders[holders[c]]
@@ -605,8 +604,8 @@ def _advance(deals, seed, horizon, p, state_arrays, to_end):
                     voice = voice + surface * (1 - voice)
                 if not _uniform(key, CELL_COUNTERS + 2 * c) < voice:
                     continue
-                voiced[c] = True
-                any_voiced = True
+                voiced[n_voiced] = c
+                n_voiced += 1
                 lowest, highest = np.inf, -np.inf
                 for s in range(n):
                     if evidence_weight[d, s, c] > 0:
@@ -615,7 +614,7 @@ def _advance(deals, seed, horizon, p, state_arrays, to_end):
                         highest = max(highest, mean_claim)
                 shared_min[d, c] = min(shared_min[d, c], lowest)
                 shared_max[d, c] = max(shared_max[d, c], highest)
-            if any_voiced:
+            if n_voiced > 0:
                 # Listeners take up part of what their neighbours know about each voiced cell.
                 for s in range(n):
                     for c in range(n_cells):
@@ -623,18 +622,16 @@ def _advance(deals, seed, horizon, p, state_arrays, to_end):
                         heard_claim[s, c] = 0.0
                     for t in range(n):
                         w = weights[d, s, t]
-                        if w == 0.0:  # adds nothing: skipping it leaves every sum as it was
-                            continue
                         for c in range(n_cells):
                             heard_weight[s, c] += w * evidence_weight[d, t, c]
                             heard_claim[s, c] += w * evidence_claims[d, t, c]
                 for s in range(n):
-                    for c in range(n_cells):
-                        if voiced[c]:
-                            mean_heard = heard_claim[s, c] / max(heard_weight[s, c], 1e-12)
-                            gain = max(heard_weight[s, c] - evidence_weight[d, s, c], 0.0) * b.voice_mixing
-                            evidence_claims[d, s, c] += mean_heard * gain
-                            evidence_weight[d, s, c] += gain
+                    for v in range(n_voiced):
+                        c = voiced[v]
+                        mean_heard = heard_claim[s, c] / max(heard_weight[s, c], 1e-12)  # neighbours' mean
+                        gain = max(heard_weight[s, c] - evidence_weight[d, s, c], 0.0) * b.voice_mixing
+                        evidence_claims[d, s, c] += mean_heard * gain
+                        evidence_weight[d, s, c] += gain
 
             # Contradictions and their resolution: a vendor that deconflicts brings the
             # authoritative answer (the true value); a group that deconflicts alone settles on its
