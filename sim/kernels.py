@@ -383,7 +383,7 @@ def _scratch(S, n_options, n_dims, n_sources):
         np.empty((S, n_options)), np.empty((S, n_options)), np.empty(S), np.empty(S),
         np.empty((S, n_dims)), np.empty(n_dims), np.empty(S + 1), np.empty((S, n_cells)),
         np.empty((S, n_cells)), np.empty(n_cells, dtype=np.int64), np.empty(n_cells, dtype=np.int64),
-        np.empty(n_cells),
+        np.empty(n_cells), np.empty(N_JOBS),
     )  # fmt: skip
 
 
@@ -405,7 +405,7 @@ def _advance(deals, seed, horizon, p, state_arrays, to_end):
      top_dimension, new_items, group_cell, group_credibility, group_claim, _, _,
      own, new_opinion, listen, squares, new_priority, scratch,
      voice_by_holders, heard_weight, heard_claim, holders, voiced,
-     cell_scratch) = _work_for(p, state_arrays)  # fmt: skip
+     cell_scratch, dissenting_on) = _work_for(p, state_arrays)  # fmt: skip
     n_options, n_dims = true_value.shape[1], true_value.shape[2]
     n_cells = n_options * n_dims
     K = n_options - 1
@@ -691,6 +691,12 @@ def _advance(deals, seed, horizon, p, state_arrays, to_end):
             total_influence = 0.0
             for s in range(n):
                 total_influence += influence[d, s]
+            # Influence of the dissenters on each job they work on (summed member by member).
+            for j in range(N_JOBS):
+                dissenting_on[j] = 0.0
+            for s in range(n):
+                if dissent[d, s]:
+                    dissenting_on[focus[d, s]] += influence[d, s]
             reopened = 0
             for j in range(N_JOBS):
                 gap = readiness[d, j] - completion[d, j]
@@ -701,11 +707,7 @@ def _advance(deals, seed, horizon, p, state_arrays, to_end):
                 # A switch of the preferred supplier puts later jobs back in question.
                 value -= b.choice_change_shock * switched * CHOICE_CHANGE_REACH[j]
                 # Dissenters reopen the job they work on: looping driven by people not on board.
-                dissenting = 0.0
-                for s in range(n):
-                    if dissent[d, s] and focus[d, s] == j:
-                        dissenting += influence[d, s]
-                value -= b.dissent_pull * (dissenting / total_influence)
+                value -= b.dissent_pull * (dissenting_on[j] / total_influence)
                 value = min(max(value, 0.0), 1.0)
                 reopen = done[d, j] and value < b.reopen_threshold
                 if reopen:
