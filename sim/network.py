@@ -8,6 +8,7 @@ stream. Node 0 is the executive sponsor; in a hierarchy it is the root.
 
 from __future__ import annotations
 
+import threading
 from functools import lru_cache
 
 import networkx as nx
@@ -37,14 +38,26 @@ def _one_graph(kind: str, size: int, seed: int) -> nx.Graph:
     return nx.connected_watts_strogatz_graph(size, neighbours, 0.2, tries=100, seed=seed)
 
 
-@lru_cache(maxsize=64)
-def topology_library(kind: str, max_size: int, seed: int) -> np.ndarray:
+_library_lock = threading.Lock()
+
+
+def topology_library(kind: str, max_size: int, seed: int, sizes: tuple[int, ...] | None = None) -> np.ndarray:
     """Adjacency matrices, shape (max_size + 1, GRAPHS_PER_SIZE, max_size, max_size), padded.
 
     Entry [n, g] is graph g for a group of n stakeholders; rows and columns beyond n are zero.
+    Only the group ``sizes`` given are built (default: all); the others stay empty. A graph
+    depends only on (kind, seed, size, g), so a library of some sizes agrees with the full one.
+    Read-only and cached; threads that ask for the same library wait for one build.
     """
+    wanted = tuple(range(1, max_size + 1)) if sizes is None else tuple(sorted(set(sizes)))
+    with _library_lock:
+        return _build_library(kind, max_size, seed, wanted)
+
+
+@lru_cache(maxsize=64)
+def _build_library(kind: str, max_size: int, seed: int, sizes: tuple[int, ...]) -> np.ndarray:
     library = np.zeros((max_size + 1, GRAPHS_PER_SIZE, max_size, max_size), dtype=bool)
-    for size in range(1, max_size + 1):
+    for size in sizes:
         for index in range(GRAPHS_PER_SIZE):
             graph_seed = int(np.random.SeedSequence([seed, size, index]).generate_state(1)[0])
             graph = _one_graph(kind, size, graph_seed)

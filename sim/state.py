@@ -178,7 +178,7 @@ def new_customers(
     # the need grows (need 0.5 puts it half a standard deviation below a typical solution).
     true_value[:, 0, :] = 0.5 * true_value[:, 0, :] + 0.5 - 1.2 * need[:, None]
 
-    library = topology_library(pop.network, S, graph_seed)
+    library = topology_library(pop.network, S, graph_seed, tuple(pop.group_sizes))
     graph_index = rng.integers(0, library.shape[1], n)
     adjacency = library[sizes, graph_index]
     trust = rng.uniform(0.3, 1.0, (n, S, S))

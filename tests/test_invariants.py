@@ -313,6 +313,12 @@ def test_topology_library_holds_connected_groups(seed, kind, max_size):
             assert not np.diag(graph).any()
             assert not graph[size:].any() and not graph[:, size:].any()
             assert nx.is_connected(nx.from_numpy_array(graph[:size, :size].astype(int)))
+    # A library of some sizes holds the same graphs for those sizes and nothing for the rest.
+    some = tuple(range(1, max_size + 1, 2))
+    partial = topology_library(kind, max_size, seed, some)
+    for size in range(max_size + 1):
+        expected = library[size] if size in some else np.zeros_like(library[size])
+        np.testing.assert_array_equal(partial[size], expected)
 
 
 @pytest.mark.parametrize("size", [1, 2, 16])
