@@ -1,7 +1,7 @@
 """Compare page: the three strategies on the same N customers, with 95% confidence intervals.
 
-Each strategy runs through the vectorized engine (``sim.simulate``) on the same seed, so the
-deals differ only by the focal vendor's strategy (common random numbers). Results are cached
+Each strategy runs through the compiled engine on the same seed, the three in parallel
+threads, so the deals differ only by the focal vendor's strategy (common random numbers). Results are cached
 by scenario content, deal count and seed; they are plain data, so sharing the cache between
 browser sessions is safe, and the default comparison is computed once when the server starts.
 The cache keeps the most recently used comparisons within :data:`CACHE_BUDGET_BYTES`.
@@ -19,6 +19,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,7 +44,9 @@ from sim.scenario import Scenario, ScenarioError, load_scenario
 STRATEGIES = ("seller_led", "digital_first", "sense_making")
 STRATEGY_COLOURS = {"seller_led": "#c44e52", "digital_first": "#4c72b0", "sense_making": "#55a868"}
 DEFAULT_DEALS = 2000
-PARTIAL_ROUNDS = (BLOCK_SIZE, 4 * BLOCK_SIZE)  # quick first looks (deals per strategy), then all
+# Counts above this get a first look at this many deals per strategy (whole engine blocks),
+# then all; a comparison of up to 2,048 deals per strategy answers in one go.
+FIRST_LOOK = 8 * BLOCK_SIZE
 DEAL_CHOICES = [500, 1000, 2000, 5000, 10000]
 DISTRIBUTIONS = ("purchase_ease", "deal_size", "regret")
 RATES = ("no_decision", "high_quality_deal")
@@ -120,11 +123,21 @@ def _remember(key: CacheKey, comparison: Comparison) -> None:
 
 
 def _rounds(n_deals: int) -> list[int]:
-    """Deal counts per strategy after each round: a quick first look, then the full count.
+    """Deal counts per strategy after each round: a first look for large counts, then all.
 
-    Partial counts are whole engine blocks, so every deal is simulated exactly as in a full
+    A partial count is whole engine blocks, so every deal is simulated exactly as in a full
     run (its results depend only on the seed and its index)."""
-    return [count for count in PARTIAL_ROUNDS if count < n_deals] + [n_deals]
+    return ([FIRST_LOOK] if n_deals > FIRST_LOOK else []) + [n_deals]
+
+
+def _simulate_strategies(scenario: Scenario, n_deals: int, seed: int,
+                         first_deal: int) -> dict[str, list[pd.DataFrame]]:
+    """Deals [first_deal, first_deal + n_deals) under each strategy, the strategies in
+    parallel threads (the compiled engine releases the interpreter lock while it runs)."""
+    with ThreadPoolExecutor(max_workers=len(STRATEGIES), thread_name_prefix="compare") as pool:
+        futures = {name: pool.submit(lambda name=name: list(
+            iter_chunks(scenario, n_deals, seed, name, first_deal=first_deal))) for name in STRATEGIES}
+        return {name: future.result() for name, future in futures.items()}
 
 
 def iter_comparison(scenario: str | Scenario = "baseline", n_deals: int = DEFAULT_DEALS,
@@ -161,8 +174,8 @@ def iter_comparison(scenario: str | Scenario = "baseline", n_deals: int = DEFAUL
         frames: dict[str, list[pd.DataFrame]] = {name: [] for name in STRATEGIES}
         done = 0
         for count in _rounds(n_deals):
-            for name in STRATEGIES:
-                frames[name].extend(iter_chunks(loaded, count - done, seed, name, first_deal=done))
+            for name, parts in _simulate_strategies(loaded, count - done, seed, done).items():
+                frames[name].extend(parts)
             done = count
             runs = {name: Results(deals=pd.concat(parts, ignore_index=True), scenario=loaded.name,
                                   seed=seed, strategy=name,

@@ -202,8 +202,9 @@ def test_figures_draw_every_week_and_the_outcome() -> None:
 
 
 def test_comparison_is_the_engine_on_the_same_deals(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Partial rounds are whole engine blocks: the final rows equal a plain sim.simulate run."""
+    """A first look is whole engine blocks; the final rows equal a plain sim.simulate run."""
     monkeypatch.setattr(compare, "_cache", OrderedDict())
+    monkeypatch.setattr(compare, "FIRST_LOOK", 256)
     shown = list(compare.iter_comparison("baseline", 300, seed=11))
     assert [c.n_deals for c in shown] == [256, 300]
     assert [c.complete for c in shown] == [False, True]
