@@ -764,8 +764,9 @@ def advance_week(deals, seed, horizon, p, state_arrays):
     _advance(deals, seed, horizon, p, state_arrays, False)
 
 
-@numba.njit(cache=True, error_model="numpy")
+@numba.njit(cache=True, error_model="numpy", nogil=True)
 def run_deals(deals, seed, horizon, p, state_arrays):
     """Run the given deals week after week until each has ended (the same weeks as calling
-    advance_week until then)."""
+    advance_week until then). It releases the interpreter lock, so threads (the compare
+    page's strategies) run it in parallel."""
     _advance(deals, seed, horizon, p, state_arrays, True)
