@@ -43,11 +43,11 @@ MAX_IN_MEMORY_DEALS = 5_000_000
 
 def check_in_memory_deals(n_deals: int, what: str = "n_deals") -> int:
     """``n_deals`` if it is a whole number from 1 to ``MAX_IN_MEMORY_DEALS``; otherwise a
-    one-line ValueError naming ``what`` (a parameter or a command-line flag)."""
+    one-line ScenarioError naming ``what`` (a parameter or a command-line flag)."""
     if isinstance(n_deals, bool) or not isinstance(n_deals, int | np.integer) or n_deals < 1:
-        raise ValueError(f"{what} = {n_deals!r}: must be a whole number of deals, at least 1")
+        raise ScenarioError(f"{what} = {n_deals!r}: must be a whole number of deals, at least 1")
     if n_deals > MAX_IN_MEMORY_DEALS:
-        raise ValueError(
+        raise ScenarioError(
             f"{what} = {n_deals:,}: at most {MAX_IN_MEMORY_DEALS:,} deals are held in memory at once; "
             "run more as a sweep (buyingsim sweep), which streams them to disk"
         )
