@@ -239,6 +239,35 @@ def pair_table(results: SweepResults, x: str, y: str, metric: str) -> pd.DataFra
     return _grouped_ci(_values(deals, metric), [x_level, y_level, deals["strategy"]]).reset_index()
 
 
+def heatmap_margins(results: SweepResults, x: str, y: str, metric: str) -> pd.DataFrame:
+    """For each cell of a two-parameter heatmap (deals pooled as in :func:`pair_table`): the
+    best strategy by mean, the runner-up, and the paired difference best - runner-up on the
+    same deals with its 95% CI, computed as in :func:`best_strategies` (so a metric over
+    purchases pairs the deals where both purchased, and the sign is the table's). ``clear`` is
+    True when the CI excludes zero in the best strategy's favour."""
+    direction = DIRECTION.get(metric, 1)
+    table = pair_table(results, x, y, metric)
+    strategies = [s for s in results.strategies if s in set(table["strategy"])]
+    if len(strategies) < 2:
+        return pd.DataFrame(columns=[x, y, "best", "runner_up", "difference", "ci_low", "ci_high",
+                                     "n_paired", "clear"])
+    experiments = results.experiments.set_index("point")
+    wide = _wide(results.deals, metric, strategies).reset_index()
+    wide[x] = wide["point"].map(levels(experiments[x], 6))
+    wide[y] = wide["point"].map(levels(experiments[y], 6))
+    rows = []
+    for (x_value, y_value), means in table.groupby([x, y], sort=True):
+        means = means.set_index("strategy")["mean"].reindex(strategies)
+        ranked = means.fillna(-direction * np.inf).sort_values(ascending=direction < 0, kind="stable")
+        best, runner = ranked.index[0], ranked.index[1]
+        at_cell = wide[(wide[x] == x_value) & (wide[y] == y_value)]
+        mean, low, high, n = _paired(at_cell[best], at_cell[runner])
+        clear = bool(low > 0) if direction > 0 else bool(high < 0)
+        rows.append({x: x_value, y: y_value, "best": best, "runner_up": runner, "difference": mean,
+                     "ci_low": low, "ci_high": high, "n_paired": n, "clear": clear})
+    return pd.DataFrame(rows)
+
+
 # --------------------------------------------------------------------------------------------
 # Plots
 # --------------------------------------------------------------------------------------------
@@ -289,7 +318,9 @@ def plot_marginal(results: SweepResults, parameter: str, metrics: list[str] | No
 
 def plot_heatmaps(results: SweepResults, x: str, y: str, metric: str) -> Any:
     """Heatmaps of a metric over two swept parameters: one panel per strategy, plus the
-    best strategy and its margin over the runner-up (pooled over other parameters)."""
+    best strategy in each cell with its paired difference to the runner-up, signed as in the
+    best-per-point table, "(not clear)" where its 95% CI includes zero (see
+    :func:`heatmap_margins`; deals pooled over the other parameters)."""
     plt = _pyplot()
     table = pair_table(results, x, y, metric)
     strategies = [s for s in results.strategies if s in set(table["strategy"])]
@@ -319,29 +350,27 @@ def plot_heatmaps(results: SweepResults, x: str, y: str, metric: str) -> Any:
     if len(strategies) > 1:
         fig.colorbar(image, ax=axes[0, len(strategies) - 1], fraction=0.046)
         ax = axes[0, -1]
-        stack = np.stack([grids[s].to_numpy() for s in strategies])
-        direction = DIRECTION.get(metric, 1)
-        order = np.argsort(-direction * np.nan_to_num(stack, nan=-direction * np.inf), axis=0)
-        winner = order[0]
-        top = np.take_along_axis(stack, order[:1], axis=0)[0]
-        second = np.take_along_axis(stack, order[1:2], axis=0)[0]
+        margins = heatmap_margins(results, x, y, metric)
+        winner = margins.pivot(index=y, columns=x, values="best").reindex(
+            index=grids[strategies[0]].index, columns=grids[strategies[0]].columns
+        )
         from matplotlib.colors import ListedColormap
         from matplotlib.patches import Patch
 
         cmap = ListedColormap([_colour(results, s) for s in strategies])
-        ax.imshow(winner, origin="lower", aspect="auto", cmap=cmap, vmin=-0.5, vmax=len(strategies) - 0.5)
+        codes = winner.apply(lambda column: column.map({s: i for i, s in enumerate(strategies)}))
+        ax.imshow(codes.to_numpy(dtype=float), origin="lower", aspect="auto", cmap=cmap,
+                  vmin=-0.5, vmax=len(strategies) - 0.5)
         _axes_labels(ax, grids[strategies[0]], x, y)
-        for (i, j), _ in np.ndenumerate(winner):
-            ax.text(
-                j,
-                i,
-                _cell(abs(top[i, j] - second[i, j])),
-                ha="center",
-                va="center",
-                fontsize=7,
-                color="white",
-            )
-        ax.set_title("best; margin over runner-up", fontsize=10)
+        cells = margins.set_index([y, x])
+        for (i, j), _ in np.ndenumerate(codes.to_numpy()):
+            key = (winner.index[i], winner.columns[j])
+            if key not in cells.index:
+                continue
+            cell = cells.loc[key]
+            text = _cell(cell["difference"]) + ("" if cell["clear"] else "\n(not clear)")
+            ax.text(j, i, text, ha="center", va="center", fontsize=7, color="white")
+        ax.set_title("best; paired difference to runner-up", fontsize=10)
         ax.legend(
             handles=[Patch(color=_colour(results, s), label=s) for s in strategies],
             fontsize=7,

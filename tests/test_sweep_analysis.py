@@ -112,3 +112,48 @@ def test_many_distinct_values_are_binned_for_plots():
     assert binned.is_monotonic_increasing and binned.between(0, 1).all()
     names = pd.Series(["a", "b"] * 10)
     assert levels(names).equals(names)
+
+
+@pytest.fixture
+def grid_of_four() -> SweepResults:
+    """Four points on a 2 x 2 grid; the strategies purchase on different deals, so a metric
+    over purchases must be paired on the deals where both purchased."""
+    rng = np.random.default_rng(3)
+    rows = []
+    for point in range(4):
+        customer = rng.uniform(0.1, 0.5, 300)
+        for strategy, shift, buy_rate in (("A", 0.0, 0.4), ("B", -0.05, 0.7)):
+            purchased = rng.uniform(size=300) < buy_rate
+            regret = customer + shift + rng.normal(0, 0.01, 300)
+            rows.append(pd.DataFrame({
+                "point": point, "strategy": strategy, "deal": np.arange(300),
+                "purchase_ease": customer - shift, "purchased": purchased,
+                "regret": np.where(purchased, regret, np.nan)}))
+    deals = pd.concat(rows, ignore_index=True)
+    experiments = pd.DataFrame({"point": range(4), "seed": range(4),
+                                "conflict_level": [0.2, 0.8, 0.2, 0.8], "group_size": [6, 6, 9, 9]})
+    return results_with(deals, experiments, ["A", "B"])
+
+
+@pytest.mark.parametrize("metric", ["purchase_ease", "regret"])
+def test_heatmap_margins_are_the_tables_paired_differences(grid_of_four, metric):
+    """One point per cell: the heatmap's margin, its sign and its clarity equal the best-per-
+    point table's (regret is lower for B, so the difference is negative, not its size)."""
+    from sim.analysis import heatmap_margins
+
+    margins = heatmap_margins(grid_of_four, "conflict_level", "group_size", metric)
+    table = best_strategies(grid_of_four, [metric]).set_index(["conflict_level", "group_size"])
+    assert len(margins) == 4
+    for cell in margins.itertuples():
+        row = table.loc[(cell.conflict_level, cell.group_size)]
+        assert cell.best == row["best"] == "B"
+        assert cell.difference == pytest.approx(row["difference"])
+        assert (cell.ci_low, cell.ci_high, cell.n_paired) == pytest.approx(
+            (row["ci_low"], row["ci_high"], row["n_paired"]))
+        assert cell.clear == row["clear"]
+    if metric == "regret":
+        assert (margins["difference"] < 0).all()
+        # Not the gap between the two strategies' means over their own purchases.
+        means = grid_of_four.deals.groupby(["point", "strategy"])["regret"].mean().unstack()
+        assert not np.allclose(margins.sort_values(["group_size", "conflict_level"])["difference"],
+                               (means["B"] - means["A"]).to_numpy(), atol=1e-3)
