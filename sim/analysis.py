@@ -199,6 +199,80 @@ def paired_difference(
     return table
 
 
+def robustness(
+    results: SweepResults, metrics: list[str] | None = None, thresholds: dict[str, float] | None = None
+) -> pd.DataFrame:
+    """How each strategy holds up across all swept points, per metric with a direction.
+
+    ``mean``: the average of its point means; ``worst``: its worst point mean (lowest where
+    higher is better); ``max_regret``: its largest shortfall against the best strategy at a
+    point, the paired difference on the same deals (as in :func:`best_strategies`), with the
+    point where it happens (0 for a strategy that is best everywhere); with a threshold for the
+    metric, ``satisficing``: the share of points where its mean meets it (at least the
+    threshold where higher is better, at most where lower is better).
+    """
+    thresholds = thresholds or {}
+    summary = point_summary(results, metrics)
+    rows = []
+    for metric in _metrics(results, metrics):
+        direction = DIRECTION.get(metric)
+        if direction is None:
+            continue
+        means = summary[summary["metric"] == metric].pivot(index="point", columns="strategy", values="mean")
+        means = means.reindex(columns=[s for s in results.strategies if s in means.columns])
+        if means.shape[1] == 0:
+            continue
+        ranked = np.argsort(-direction * means.fillna(-direction * np.inf).to_numpy(), axis=1, kind="stable")
+        wide = _wide(results.deals, metric, list(means.columns))
+        shortfall = pd.DataFrame(0.0, index=means.index, columns=means.columns)
+        for row, point in enumerate(means.index):
+            best = means.columns[ranked[row, 0]]
+            for strategy in means.columns:
+                if strategy != best:
+                    difference = _paired(wide.loc[point, best], wide.loc[point, strategy])[0]
+                    # Behind the best on the same deals; a paired difference in its favour is no
+                    # shortfall (possible for metrics over purchases, paired on fewer deals).
+                    shortfall.loc[point, strategy] = max(0.0, direction * difference)
+        for strategy in means.columns:
+            values = means[strategy].dropna()
+            record: dict[str, Any] = {
+                "metric": metric,
+                "strategy": strategy,
+                "points": len(values),
+                "mean": values.mean(),
+                "worst": values.min() if direction > 0 else values.max(),
+                "max_regret": shortfall[strategy].max(),
+                "max_regret_point": shortfall[strategy].idxmax() if shortfall[strategy].max() > 0 else None,
+            }
+            if metric in thresholds:
+                meets = values >= thresholds[metric] if direction > 0 else values <= thresholds[metric]
+                record.update(threshold=thresholds[metric], satisficing=float(meets.mean()))
+            rows.append(record)
+    table = pd.DataFrame(rows)
+    if not table.empty:
+        table["max_regret_point"] = table["max_regret_point"].astype("Int64")  # none: best everywhere
+    return table
+
+
+def plot_robustness(table: pd.DataFrame, results: SweepResults) -> Any:
+    """Maximum regret per metric, one bar per strategy (lower is more robust)."""
+    plt = _pyplot()
+    metrics = list(dict.fromkeys(table["metric"]))
+    strategies = list(dict.fromkeys(table["strategy"]))
+    fig, axes = plt.subplots(1, len(metrics), figsize=(3.2 * len(metrics), 3.0), squeeze=False)
+    for ax, metric in zip(axes[0], metrics, strict=True):
+        part = table[table["metric"] == metric].set_index("strategy").reindex(strategies)
+        ax.bar(range(len(strategies)), part["max_regret"],
+               color=[_colour(results, s) for s in strategies])
+        ax.set_xticks(range(len(strategies)), strategies, fontsize=7, rotation=20)
+        ax.set_title(label(metric), fontsize=10)
+        ax.set_ylim(bottom=0)
+        ax.grid(axis="y", alpha=0.3)
+    axes[0, 0].set_ylabel("maximum regret (paired shortfall)")
+    fig.tight_layout()
+    return fig
+
+
 def win_counts(best: pd.DataFrame) -> pd.DataFrame:
     """Points each strategy wins per metric, and how many of those wins are clear."""
     if best.empty:
@@ -484,6 +558,15 @@ at each point, so differences are paired. CSVs: <a href="summary.csv">summary.cs
 <p class="note">Difference = best - runner-up on the same deals (95% CI).</p>
 {{ best_table }}
 {% endif %}
+{% if robust_table %}
+<h2>Robustness across the swept conditions</h2>
+<p class="note">Per strategy over all points: the mean and the worst of its point means, its
+maximum regret (the largest paired shortfall against the best strategy at a point, on the same
+deals; 0 when it is best everywhere) and the point where that happens{% if thresholds %}, and the
+share of points where it meets the threshold{% endif %}. CSV: <a href="robustness.csv">robustness.csv</a>.</p>
+{{ robust_table }}
+<img alt="maximum regret per metric and strategy" src="{{ robust_image }}">
+{% endif %}
 {% for figure in marginals %}
 <h2>Metrics against {{ figure.parameter }}</h2>
 <p class="note">Deals pooled over the other parameters at each level; bands are 95% CIs.</p>
@@ -540,16 +623,24 @@ def parameter_pairs(results: SweepResults, limit: int = 3) -> list[tuple[str, st
     return pairs[:limit]
 
 
-def write_report(results: SweepResults, out: str | Path, metrics: list[str] | None = None) -> Path:
+def write_report(
+    results: SweepResults,
+    out: str | Path,
+    metrics: list[str] | None = None,
+    thresholds: dict[str, float] | None = None,
+) -> Path:
     """Write ``index.html`` (plots embedded, no external files needed) and the CSVs
-    ``experiments.csv``, ``summary.csv``, ``best.csv``, ``wins.csv`` into ``out``."""
+    ``experiments.csv``, ``summary.csv``, ``best.csv``, ``wins.csv``, ``robustness.csv`` into
+    ``out``; ``thresholds`` (metric -> value) add the satisficing shares."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     chosen = _metrics(results, metrics)
     summary = point_summary(results, chosen)
     best = best_strategies(results, chosen)
     wins = win_counts(best)
+    robust = robustness(results, chosen, thresholds)
     results.experiments.to_csv(out / "experiments.csv", index=False)
+    robust.to_csv(out / "robustness.csv", index=False)
     summary.to_csv(out / "summary.csv", index=False)
     best.to_csv(out / "best.csv", index=False)
     wins.to_csv(out / "wins.csv", index=False)
@@ -585,6 +676,12 @@ def write_report(results: SweepResults, out: str | Path, metrics: list[str] | No
         shown = shown[[c for c in keep if c in shown.columns]]
         shown["metric"] = shown["metric"].map(label)
         best_table = html_table(shown, index=False, float_format=lambda v: f"{v:.3f}", max_rows=400)
+    robust_table = robust_image = None
+    if not robust.empty:
+        shown = robust.copy()
+        shown["metric"] = shown["metric"].map(label)
+        robust_table = html_table(shown, index=False, float_format=lambda v: f"{v:.3f}")
+        robust_image = png_data_uri(figure_png(plot_robustness(robust, results)))
     marginals = [
         {"parameter": parameter, "image": png_data_uri(figure_png(plot_marginal(results, parameter, chosen)))}
         for parameter in results.parameters
@@ -622,6 +719,9 @@ def write_report(results: SweepResults, out: str | Path, metrics: list[str] | No
         complete=results.complete,
         wins_table=wins_table,
         best_table=best_table,
+        robust_table=robust_table,
+        robust_image=robust_image,
+        thresholds=bool(thresholds),
         marginals=marginals,
         heatmaps=heatmaps,
         all_points=html_table(

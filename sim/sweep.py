@@ -1961,6 +1961,15 @@ class SweepResults:
 
         return best_strategies(self, metrics)
 
+    def robustness(
+        self, metrics: list[str] | None = None, thresholds: dict[str, float] | None = None
+    ) -> pd.DataFrame:
+        """Each strategy across all points: mean, worst case, maximum (paired) regret against
+        the best strategy, and satisficing shares for the metrics given thresholds."""
+        from sim.analysis import robustness
+
+        return robustness(self, metrics, thresholds)
+
 
 def load_sweep(directory: str | Path, columns: list[str] | None = None) -> SweepResults:
     """Load a sweep's results directory: the experiments table and the deal rows of every

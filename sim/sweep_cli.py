@@ -7,6 +7,7 @@ interrupted run (Ctrl-C or SIGTERM) keeps its finished chunks and exits with cod
 
 from __future__ import annotations
 
+import math
 import signal
 import time
 from collections.abc import Callable, Iterator
@@ -261,6 +262,13 @@ def report(
     metrics: Annotated[
         str | None, typer.Option(help="Comma-separated metrics (default: the spec's outcomes).")
     ] = None,
+    satisfice: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="METRIC=VALUE: also report the share of points where each strategy meets it "
+            "(at least VALUE where higher is better, at most where lower is); repeatable."
+        ),
+    ] = None,
 ) -> None:
     """Write an HTML report with embedded plots, and CSVs, for a sweep's results.
 
@@ -274,7 +282,8 @@ def report(
         chosen = _metric_list(metrics, [c for c in results.deals.columns if c not in results.parameters])
         if results.deals.empty:
             _fail(f"{directory}: no finished chunks yet; run `buyingsim sweep` first")
-        path = write_report(results, out or directory / "report", chosen)
+        thresholds = _thresholds(satisfice or [], chosen or results.outcomes)
+        path = write_report(results, out or directory / "report", chosen, thresholds)
     if not results.complete:
         error_console.print(
             "warning: the sweep is incomplete; the report covers finished chunks",
@@ -283,6 +292,27 @@ def report(
             markup=False,
         )
     _say(f"wrote {path} (and CSVs beside it)")
+
+
+def _thresholds(entries: list[str], metrics: list[str]) -> dict[str, float]:
+    """``--satisfice METRIC=VALUE`` entries as a mapping; one-line errors for bad entries."""
+    from sim.analysis import DIRECTION
+
+    thresholds: dict[str, float] = {}
+    for entry in entries:
+        metric, _, text = entry.partition("=")
+        metric = metric.strip()
+        if metric not in metrics or metric not in DIRECTION:
+            allowed = ", ".join(m for m in metrics if m in DIRECTION)
+            _fail(f"--satisfice {entry!r}: unknown metric {metric!r}; allowed: {allowed}")
+        try:
+            value = float(text)
+        except ValueError:
+            value = float("nan")
+        if not math.isfinite(value):
+            _fail(f"--satisfice {entry!r}: give METRIC=VALUE with a finite number, e.g. {metric}=0.3")
+        thresholds[metric] = value
+    return thresholds
 
 
 def sensitivity(

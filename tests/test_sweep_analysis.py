@@ -157,3 +157,33 @@ def test_heatmap_margins_are_the_tables_paired_differences(grid_of_four, metric)
         means = grid_of_four.deals.groupby(["point", "strategy"])["regret"].mean().unstack()
         assert not np.allclose(margins.sort_values(["group_size", "conflict_level"])["difference"],
                                (means["B"] - means["A"]).to_numpy(), atol=1e-3)
+
+
+def test_robustness_regret_is_the_paired_shortfall_to_the_best_at_each_point(synthetic):
+    """Point 0: B best, A behind by 0.1, C by 0.25; point 1: A best, B behind by 0.1, C by
+    0.15 (every deal the same customer): so the maximum regrets are 0.1, 0.1 and 0.25."""
+    table = synthetic.robustness(["purchase_ease"], {"purchase_ease": 0.33}).set_index("strategy")
+    assert table.loc["A", "max_regret"] == pytest.approx(0.1)
+    assert table.loc["B", "max_regret"] == pytest.approx(0.1)
+    assert table.loc["C", "max_regret"] == pytest.approx(0.25)
+    assert (table.loc["A", "max_regret_point"], table.loc["B", "max_regret_point"]) == (0, 1)
+    means = synthetic.deals.groupby(["strategy", "point"])["purchase_ease"].mean().unstack()
+    for strategy in "ABC":
+        assert table.loc[strategy, "mean"] == pytest.approx(means.loc[strategy].mean())
+        assert table.loc[strategy, "worst"] == pytest.approx(means.loc[strategy].min())
+        expected = (means.loc[strategy] >= 0.33).mean()
+        assert table.loc[strategy, "satisficing"] == pytest.approx(expected)
+    assert 0 < table["satisficing"].sum() < 3  # the threshold splits the points
+
+
+def test_robustness_of_a_lower_is_better_metric(synthetic):
+    """Regret: lower is better, so the worst case is the highest point mean, and the best
+    strategy at every point has no regret; over purchases the pairing uses common purchases."""
+    table = synthetic.robustness(["regret"], {"regret": 0.2}).set_index("strategy")
+    means = synthetic.deals.groupby(["strategy", "point"])["regret"].mean().unstack()
+    assert table.loc["C", "max_regret"] == 0  # C has the lowest regret at both points
+    assert pd.isna(table.loc["C", "max_regret_point"])
+    for strategy in "ABC":
+        assert table.loc[strategy, "worst"] == pytest.approx(means.loc[strategy].max())
+        assert table.loc[strategy, "satisficing"] == pytest.approx((means.loc[strategy] <= 0.2).mean())
+    assert table.loc["A", "max_regret"] > 0 and table.loc["B", "max_regret"] > 0

@@ -127,6 +127,10 @@ def test_cli_refusals(spec_file, swept, tmp_path):
     assert "not a sweep results directory" in line
     line = one_line_error(runner.invoke(app, ["report", str(swept), "--metrics", "joy"]))
     assert "--metrics: unknown 'joy'" in line
+    line = one_line_error(runner.invoke(app, ["report", str(swept), "--satisfice", "joy=1"]))
+    assert "--satisfice 'joy=1': unknown metric 'joy'; allowed: purchase_ease" in line
+    line = one_line_error(runner.invoke(app, ["report", str(swept), "--satisfice", "regret=nan"]))
+    assert "finite number" in line
 
 
 def test_rerun_of_a_finished_sweep_does_nothing(spec_file, swept):
@@ -164,11 +168,17 @@ def test_sigterm_keeps_finished_chunks_and_the_rerun_completes(spec_file, swept,
 
 def test_report_writes_html_with_plots_and_csvs(swept, tmp_path):
     out = tmp_path / "report"
-    result = runner.invoke(app, ["report", str(swept), "--out", str(out)])
+    result = runner.invoke(app, ["report", str(swept), "--out", str(out),
+                                 "--satisfice", "purchase_ease=0.25", "--satisfice", "regret=0.2"])
     assert result.exit_code == 0, result.output
     page = (out / "index.html").read_text()
-    # one line-plot figure per swept parameter, heatmaps for the pair (3 metrics)
-    assert page.count("data:image/png;base64,") == 2 + 3
+    # one line-plot figure per swept parameter, heatmaps for the pair (3 metrics), robustness
+    assert page.count("data:image/png;base64,") == 2 + 3 + 1
+    assert "Robustness across the swept conditions" in page
+    robust = pd.read_csv(out / "robustness.csv")
+    assert len(robust) == 3 * 5  # strategies x outcomes (all have a direction)
+    assert (robust["max_regret"] >= 0).all() and robust["satisficing"].notna().sum() == 3 * 2
+    assert robust.groupby("metric")["max_regret"].min().eq(0).any()
     assert "Best strategy per point" in page and "<script" not in page
     summary = pd.read_csv(out / "summary.csv")
     assert len(summary) == 4 * 3 * 5  # points x strategies x outcomes
