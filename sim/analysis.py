@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import functools
 import io
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -132,14 +133,12 @@ def _wide(deals: pd.DataFrame, metric: str, strategies: list[str]) -> pd.DataFra
     return wide.reindex(columns=strategies)
 
 
-def best_strategies(results: SweepResults, metrics: list[str] | None = None) -> pd.DataFrame:
-    """Per point and metric with a direction: the best strategy by mean, the runner-up, and the
-    paired difference best - runner-up on the same deals with its 95% CI.
-
-    ``clear`` is True when the CI excludes zero in the best strategy's favour.
-    """
-    summary = point_summary(results, metrics)
-    rows = []
+def _ranked_points(results: SweepResults, summary: pd.DataFrame, metrics: list[str] | None) -> Iterator[
+    tuple[str, int, pd.DataFrame, np.ndarray, pd.DataFrame]
+]:
+    """For each metric with a direction: its direction, the point means (points x strategies),
+    the strategies ranked best first at each point (ties in strategy order) and the per-deal
+    values for pairing (:func:`_wide`)."""
     for metric in _metrics(results, metrics):
         direction = DIRECTION.get(metric)
         if direction is None:
@@ -149,7 +148,18 @@ def best_strategies(results: SweepResults, metrics: list[str] | None = None) -> 
         if means.shape[1] == 0:
             continue
         ranked = np.argsort(-direction * means.fillna(-direction * np.inf).to_numpy(), axis=1, kind="stable")
-        wide = _wide(results.deals, metric, list(means.columns))
+        yield metric, direction, means, ranked, _wide(results.deals, metric, list(means.columns))
+
+
+def best_strategies(results: SweepResults, metrics: list[str] | None = None) -> pd.DataFrame:
+    """Per point and metric with a direction: the best strategy by mean, the runner-up, and the
+    paired difference best - runner-up on the same deals with its 95% CI.
+
+    ``clear`` is True when the CI excludes zero in the best strategy's favour.
+    """
+    summary = point_summary(results, metrics)
+    rows = []
+    for metric, direction, means, ranked, wide in _ranked_points(results, summary, metrics):
         for row, point in enumerate(means.index):
             best = means.columns[ranked[row, 0]]
             record: dict[str, Any] = {
@@ -214,16 +224,7 @@ def robustness(
     thresholds = thresholds or {}
     summary = point_summary(results, metrics)
     rows = []
-    for metric in _metrics(results, metrics):
-        direction = DIRECTION.get(metric)
-        if direction is None:
-            continue
-        means = summary[summary["metric"] == metric].pivot(index="point", columns="strategy", values="mean")
-        means = means.reindex(columns=[s for s in results.strategies if s in means.columns])
-        if means.shape[1] == 0:
-            continue
-        ranked = np.argsort(-direction * means.fillna(-direction * np.inf).to_numpy(), axis=1, kind="stable")
-        wide = _wide(results.deals, metric, list(means.columns))
+    for metric, direction, means, ranked, wide in _ranked_points(results, summary, metrics):
         shortfall = pd.DataFrame(0.0, index=means.index, columns=means.columns)
         for row, point in enumerate(means.index):
             best = means.columns[ranked[row, 0]]
