@@ -13,7 +13,6 @@ The default profile runs a few examples per test, derandomised so CI is repeatab
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import subprocess
@@ -36,6 +35,7 @@ import sim
 from sim.cli import app
 from sim.scenario import SCENARIO_DIR, Behaviour, Population, Range, Simulation, bundled_scenarios
 from sim.strategies import BUILTIN_STRATEGIES, Strategy
+from tests.toml_text import toml_string, toml_value
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "0"))
 _COMMON = {
@@ -82,43 +82,20 @@ anything = st.one_of(
 )
 
 
-def toml_value(value: Any) -> str:
-    """A TOML literal for a Python value (NaN and infinity as TOML's own nan and inf)."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        if math.isnan(value):
-            return "nan"
-        if math.isinf(value):
-            return "inf" if value > 0 else "-inf"
-        return repr(value)
-    if isinstance(value, str):
-        return json.dumps(value, ensure_ascii=False)
-    if isinstance(value, list):
-        return "[" + ", ".join(toml_value(item) for item in value) + "]"
-    return "{" + ", ".join(f"{toml_key(k)} = {toml_value(v)}" for k, v in value.items()) + "}"
-
-
-def toml_key(key: str) -> str:
-    return json.dumps(key, ensure_ascii=False)
-
-
 def toml_document(data: dict[str, Any]) -> str:
     """Top-level scalars first, then one ``[table]`` per section (and ``[strategies.NAME]``)."""
-    lines = [f"{toml_key(k)} = {toml_value(v)}" for k, v in data.items() if not isinstance(v, dict)]
+    lines = [f"{toml_string(k)} = {toml_value(v)}" for k, v in data.items() if not isinstance(v, dict)]
     for section, table in data.items():
         if not isinstance(table, dict):
             continue
         if section == "strategies":
             for name, fields in table.items():
-                lines.append(f"[strategies.{toml_key(name)}]")
+                lines.append(f"[strategies.{toml_string(name)}]")
                 if isinstance(fields, dict):
-                    lines += [f"{toml_key(k)} = {toml_value(v)}" for k, v in fields.items()]
+                    lines += [f"{toml_string(k)} = {toml_value(v)}" for k, v in fields.items()]
             continue
-        lines.append(f"[{toml_key(section)}]")
-        lines += [f"{toml_key(k)} = {toml_value(v)}" for k, v in table.items()]
+        lines.append(f"[{toml_string(section)}]")
+        lines += [f"{toml_string(k)} = {toml_value(v)}" for k, v in table.items()]
     return "\n".join(lines) + "\n"
 
 

@@ -22,6 +22,7 @@ from typer.testing import CliRunner
 
 from sim.cli import app
 from sim.sweep import OUTCOME_COLUMNS, RESERVED_NAMES
+from tests.toml_text import toml_inline_document
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "0"))
 FUZZ = settings(
@@ -121,39 +122,6 @@ specs = st.one_of(
 )
 
 
-def toml_string(text: str) -> str:
-    """A TOML basic string (control characters escaped, everything else kept)."""
-    out = []
-    for char in text:
-        if char in '"\\':
-            out.append("\\" + char)
-        elif ord(char) < 0x20 or ord(char) == 0x7F:
-            out.append(f"\\u{ord(char):04X}")
-        else:
-            out.append(char)
-    return '"' + "".join(out) + '"'
-
-
-def toml_value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        return "nan" if math.isnan(value) else ("inf" if value > 0 else "-inf") if math.isinf(value) \
-            else repr(value)
-    if isinstance(value, str):
-        return toml_string(value)
-    if isinstance(value, list):
-        return "[" + ", ".join(toml_value(item) for item in value) + "]"
-    return "{" + ", ".join(f"{toml_string(k)} = {toml_value(v)}" for k, v in value.items()) + "}"
-
-
-def toml_document(data: dict[str, Any]) -> str:
-    """Every table inline, so any nesting of generated values is expressible."""
-    return "".join(f"{toml_string(key)} = {toml_value(value)}\n" for key, value in data.items())
-
-
 def assert_clean_exit(result, started: float) -> None:
     assert time.perf_counter() - started < SECONDS_PER_EXAMPLE
     assert "Traceback" not in result.output
@@ -168,7 +136,7 @@ def assert_clean_exit(result, started: float) -> None:
 def test_generated_specs_are_accepted_or_refused_in_one_line(data: dict[str, Any]):
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "fuzz.toml"
-        path.write_text(toml_document(data), encoding="utf-8")
+        path.write_text(toml_inline_document(data), encoding="utf-8")
         started = time.perf_counter()
         result = runner.invoke(app, ["sweep", str(path), "--check"])
         assert_clean_exit(result, started)
@@ -205,7 +173,7 @@ def test_generated_names_survive_a_run_and_its_report(name: str, description: st
     }
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "[named].toml"
-        path.write_text(toml_document(spec), encoding="utf-8")
+        path.write_text(toml_inline_document(spec), encoding="utf-8")
         out = Path(folder) / "out[/x]"
         started = time.perf_counter()
         result = runner.invoke(app, ["sweep", str(path), "--out", str(out), "--workers", "1"])
