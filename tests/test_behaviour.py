@@ -43,11 +43,6 @@ def one_size(scenario: Scenario, size: int = 7) -> Scenario:
                                     "population.group_size_weights": [1.0]})
 
 
-def running_states(cohort: Cohort) -> list:
-    """The states of a cohort's running deals (one per group size when the engine splits them)."""
-    groups = getattr(cohort, "groups", None)
-    return [state for state, _ in groups] if groups is not None else [cohort.state]
-
 
 def run_cohort(scenario: Scenario, n: int, seed: int, strategy: str | None):
     """Step a cohort to the end; yields (outcome columns, finished state) for each ending week.
@@ -114,7 +109,7 @@ def test_done_jobs_reopen_in_the_state(baseline):
     reopened_jobs = np.zeros(len(JOB_NAMES), dtype=int)
     while cohort.running:
         cohort.step()
-        for state in [*running_states(cohort), *filter(None, [cohort.finished_state])]:
+        for state in [cohort.state, *filter(None, [cohort.finished_state])]:
             for deal, done in zip(state.deal_id.tolist(), state.done, strict=True):
                 before = was_done.get(deal)
                 if before is not None:

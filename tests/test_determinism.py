@@ -67,26 +67,19 @@ def test_strategies_meet_the_same_customers(market):
     assert not runs["seller_led"]["purchase_ease"].equals(runs["sense_making"]["purchase_ease"])
 
 
-def running_states(cohort: Cohort) -> list:
-    """The states of a cohort's running deals (one per group size when the engine splits them)."""
-    groups = getattr(cohort, "groups", None)
-    return [state for state, _ in groups] if groups is not None else [cohort.state]
-
 
 def test_common_random_numbers_in_the_initial_state(market):
     """Group, items, true values and network are the same under every strategy."""
     blocks = block_plan(300)
-    states = {name: running_states(Cohort(market, 8, blocks, name)) for name in [*STRATEGIES, None]}
+    states = {name: Cohort(market, 8, blocks, name).state for name in [*STRATEGIES, None]}
     first = states["seller_led"]
-    assert sum(state.n_deals for state in first) == 300
-    for name, parts in states.items():
-        assert len(parts) == len(first)
-        for state, reference_state in zip(parts, first, strict=True):
-            np.testing.assert_array_equal(state.deal_id, reference_state.deal_id)
-            for field in CUSTOMER_STATE:
-                np.testing.assert_array_equal(getattr(state, field), getattr(reference_state, field),
-                                              err_msg=f"{field} under {name}")
-    vendors = [np.concatenate([s.vendor for s in states[name]]) for name in ("seller_led", "sense_making")]
+    assert first.n_deals == 300
+    for name, state in states.items():
+        np.testing.assert_array_equal(state.deal_id, first.deal_id)
+        for field in CUSTOMER_STATE:
+            np.testing.assert_array_equal(getattr(state, field), getattr(first, field),
+                                          err_msg=f"{field} under {name}")
+    vendors = [states[name].vendor for name in ("seller_led", "sense_making")]
     assert not np.array_equal(*vendors)
 
 

@@ -204,18 +204,13 @@ def test_members_start_with_four_or_five_items(baseline, seed, sizes):
     if held.size >= 60:  # both counts occur in any sizeable set of people
         assert set(np.unique(held).tolist()) == {4.0, 5.0}
     assert (c["items_held"][~c["member"]] == 0).all()
-    for state in running_states(Cohort(scenario, seed, block_plan(64))):
-        assert set(np.unique(state.items_held[state.member]).tolist()) <= {4.0, 5.0}
-        assert (state.items_held[~state.member] == 0).all()
-        np.testing.assert_array_equal(state.member.sum(axis=1), state.group_size)
+    state = Cohort(scenario, seed, block_plan(64)).state
+    assert set(np.unique(state.items_held[state.member]).tolist()) <= {4.0, 5.0}
+    assert (state.items_held[~state.member] == 0).all()
+    np.testing.assert_array_equal(state.member.sum(axis=1), state.group_size)
 
 
 # --- the state, week by week ---------------------------------------------------------------
-
-def running_states(cohort: Cohort) -> list:
-    """The states of a cohort's running deals (one per group size when the engine splits them)."""
-    groups = getattr(cohort, "groups", None)
-    return [state for state, _ in groups] if groups is not None else [cohort.state]
 
 
 @FAST
@@ -229,14 +224,13 @@ def test_state_invariants_week_by_week(baseline, seed, sizes, conflict, volume, 
     cohort = Cohort(scenario, seed, block_plan(n), strategy)
     b = scenario.behaviour
 
-    held_before, loops_before = {}, {}
-    for state in running_states(cohort):
-        assert np.isin(state.group_size, sizes).all()
-        np.testing.assert_array_equal(state.member.sum(axis=1), state.group_size)
-        check_weights(state.weights, state.member, state.adjacency)
-        assert not state.done.any() and (state.completion == 0).all()
-        held_before.update(zip(state.deal_id.tolist(), state.items_held, strict=True))
-        loops_before.update(zip(state.deal_id.tolist(), state.loops, strict=True))
+    state = cohort.state
+    assert np.isin(state.group_size, sizes).all()
+    np.testing.assert_array_equal(state.member.sum(axis=1), state.group_size)
+    check_weights(state.weights, state.member, state.adjacency)
+    assert not state.done.any() and (state.completion == 0).all()
+    held_before = dict(zip(state.deal_id.tolist(), state.items_held, strict=True))
+    loops_before = dict(zip(state.deal_id.tolist(), state.loops, strict=True))
     assert sorted(held_before) == list(range(n))
 
     weeks, ended_deals = 0, []
@@ -244,8 +238,7 @@ def test_state_invariants_week_by_week(baseline, seed, sizes, conflict, volume, 
         ended = cohort.step()
         weeks += 1
         assert weeks <= horizon
-        running = running_states(cohort)
-        views = running + ([cohort.finished_state] if ended is not None else [])
+        views = [cohort.state] + ([cohort.finished_state] if ended is not None else [])
         for s in views:
             member = s.member
             np.testing.assert_array_equal(member.sum(axis=1), s.group_size)
@@ -264,8 +257,7 @@ def test_state_invariants_week_by_week(baseline, seed, sizes, conflict, volume, 
                 assert (items_now >= held_before[deal]).all()  # items received only add up
                 assert (loops_now >= loops_before[deal]).all()
                 held_before[deal], loops_before[deal] = items_now, loops_now
-        for s in running:
-            assert (s.end_reason == END_RUNNING).all()
+        assert (cohort.state.end_reason == END_RUNNING).all()
         if ended is not None:
             finished = cohort.finished_state
             assert (finished.end_reason != END_RUNNING).all()
