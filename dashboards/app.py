@@ -1,4 +1,5 @@
-"""The dashboard app served by ``buyingsim dashboard``: the explorer and the compare page."""
+"""The dashboard app served by ``buyingsim dashboard``: the explorer, the compare page and the
+strategy designer."""
 
 from __future__ import annotations
 
@@ -6,12 +7,13 @@ import functools
 
 import solara
 
-from dashboards import compare, explorer
+from dashboards import compare, design, designer, explorer
 from dashboards.inputs import SafeView
 
 compare.prewarm()  # the default comparison is ready by the time someone opens the page
+design.prewarm()  # and the designer's presets
 
-PAGES = {"/": "Explore one deal", "/compare": "Compare strategies"}
+PAGES = {"/": "Explore one deal", "/compare": "Compare strategies", "/design": "Design a strategy"}
 
 
 @solara.component
@@ -23,7 +25,7 @@ def Layout(children: list | None = None) -> None:  # noqa: N802 (Solara componen
 
 @solara.component
 def TabbedLayout(children: list) -> solara.Element:  # noqa: N802 (Solara component)
-    """Solara's app layout with named tabs for the two pages."""
+    """Solara's app layout with named tabs for the pages."""
     with solara.AppLayout(navigation=True) as layout:
         with solara.AppBar(), solara.lab.Tabs(align="center"):
             for path, label in PAGES.items():
@@ -36,4 +38,5 @@ def TabbedLayout(children: list) -> solara.Element:  # noqa: N802 (Solara compon
 routes = [
     solara.Route(path="/", component=explorer.Page, label=PAGES["/"], layout=Layout),
     solara.Route(path="compare", component=compare.Page, label=PAGES["/compare"]),
+    solara.Route(path="design", component=designer.Page, label=PAGES["/design"]),
 ]

@@ -407,3 +407,114 @@ def test_closed_sessions_give_their_memory_back(server: Server, browser: Browser
     context.close()
     growth = resident[-1] - resident[len(resident) // 2 - 1]
     assert growth < GROWTH_BOUND_MB, f"resident MB after each {AT_ONCE} sessions: {resident}"
+
+
+# --- the strategy designer ----------------------------------------------------------------
+
+DESIGNER_READY = ".paired.current"
+ROW_DIFFERENCES = """() => Object.fromEntries([...document.querySelectorAll(
+    '.paired.current tr.paired-row')].map(row => [row.dataset.metric, row.dataset.difference]))"""
+
+
+def slider_thumb(page: Page, label: str):
+    """The thumb of the slider whose label starts with ``label`` (the label shows the value)."""
+    return page.locator(".v-input", has=page.locator(f"label:text-matches('^{label}:')")).locator(
+        ".v-slider__thumb-container")
+
+
+def move_slider(page: Page, label: str, key: str, shown: str) -> None:
+    """Press ``key`` on the slider (Home, End, arrows) and wait until its label shows ``shown``."""
+    slider_thumb(page, label).focus()
+    page.keyboard.press(key)
+    page.wait_for_selector(f"label:text-is('{label}: {shown}')")
+
+
+def differences_for(page: Page, levers: dict[str, float]) -> dict[str, str]:
+    """The paired differences once the page shows the finished evaluation of ``levers``."""
+    page.wait_for_function("(levers) => { const table = document.querySelector('.paired.current');"
+                           " if (!table) return false; const shown = JSON.parse(table.dataset.levers);"
+                           " return Object.entries(levers).every(([k, v]) => shown[k] === v); }",
+                           arg=levers)
+    return page.evaluate(ROW_DIFFERENCES)
+
+
+def engine_differences(levers: dict[str, float], reference: str, deals: int = 2000,
+                       seed: int = 0) -> dict[str, float]:
+    """The paired differences computed here, from the engine's per-deal tables."""
+    import sim
+    from sim.results import HEADLINE
+    scenario = sim.load_scenario("baseline").with_overrides({"strategies.probe": levers})
+    designed = sim.simulate(scenario, deals, seed, "probe")
+    base = sim.simulate(scenario, deals, seed, reference)
+    table = base.compare(designed, HEADLINE)
+    return {metric: float(table.loc[metric, "difference"]) for metric in HEADLINE}
+
+
+def test_designer_moving_a_slider_changes_the_paired_difference_to_the_engines(
+    server: Server, browser: Browser
+) -> None:
+    from sim.strategies import BUILTIN_STRATEGIES
+    page, problems = open_page(browser, server.url + "/design")
+    page.wait_for_selector(DESIGNER_READY)
+    before = page.evaluate(ROW_DIFFERENCES)
+    assert set(before) == {"purchase_ease", "deal_size", "regret", "no_decision", "high_quality_deal"}
+    verdicts = page.locator("tr.paired-row").evaluate_all("rows => rows.map(r => r.dataset.kind)")
+    assert set(verdicts) <= {"better", "worse", "unclear", "none"}
+    move_slider(page, "Resolve contradictions", "Home", "0")
+    move_slider(page, "Meeting time", "End", "5")
+    levers = BUILTIN_STRATEGIES["sense_making"].model_dump() | {
+        "resolve_contradictions": 0.0, "meeting_time": 5.0}
+    after = differences_for(page, levers)
+    assert after != before
+    expected = engine_differences(levers, "seller_led")
+    for metric, value in expected.items():  # the shown difference is the engine's, deal by deal
+        assert float(after[metric]) == pytest.approx(value, rel=1e-9, abs=1e-12), metric
+    effort = page.locator(".effort-message").inner_text()
+    assert "over budget" in effort and "scaled down" in effort  # five hours of meetings
+    assert_no_traceback(page)
+    problems.check(page)
+
+
+def test_designer_saves_a_strategy_the_cli_runs_and_loads_it_back(
+    server: Server, browser: Browser, tmp_path: Path
+) -> None:
+    import tomllib
+    page, problems = open_page(browser, server.url + "/design")
+    page.wait_for_selector(DESIGNER_READY)
+    move_slider(page, "Tailoring", "End", "1")
+    name = page.get_by_label("Strategy name (press Enter)")
+    name.fill("Bad Name!")
+    name.press("Enter")
+    page.wait_for_selector(".field-error:has-text(\"name 'Bad Name!': must be lower-case\")")
+    name.fill("room_test")
+    name.press("Enter")
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Save room_test.toml").click()
+    saved = tmp_path / "room_test.toml"
+    download.value.save_as(saved)
+    levers = tomllib.loads(saved.read_text())["strategies"]["room_test"]
+    assert levers["tailoring"] == 1.0
+    run = subprocess.run(
+        [sys.executable, "-m", "sim.cli", "compare", str(saved), "--strategies",
+         "room_test,seller_led", "--deals", "256"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=300,
+        env={**os.environ, "PYTHONWARNINGS": "ignore"})
+    assert run.returncode == 0, run.stderr
+    assert "room_test" in run.stdout and "seller_led - room_test" in run.stdout
+    # Loading: a file with a refused value is one line under the field; the levers stay.
+    area = page.locator(".designer-save textarea")
+    area.fill(saved.read_text().replace("tailoring = 1.0", "tailoring = 7.0"))
+    page.get_by_role("button", name="Load").click()
+    page.wait_for_selector(".field-error:has-text('the loaded file: field "
+                           "strategies.room_test.tailoring = 7.0')")
+    assert page.locator("label:text-is('Tailoring: 1')").count() == 1
+    assert_no_traceback(page)
+    area.fill(saved.read_text().replace("tailoring = 1.0", "tailoring = 0.55"))
+    page.get_by_role("button", name="Load").click()
+    page.wait_for_selector("label:text-is('Tailoring: 0.55')")
+    page.wait_for_selector(".load-note:has-text(\"Loaded strategy 'room_test'\")")
+    assert page.locator(".field-error").count() == 0
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.wait_for_selector(DESIGNER_READY)
+    page.screenshot(path=SCREENSHOTS / "designer.png", full_page=True)
+    problems.check(page)

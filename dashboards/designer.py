@@ -1,0 +1,352 @@
+"""Designer page: shape a vendor strategy lever by lever and see its paired effect at once.
+
+The designed strategy runs on the same deals as the three presets (common random numbers);
+the page shows each headline metric's mean with its 95% CI and the paired difference against
+a chosen reference with its CI and a verdict. Moving a slider re-runs only the designed
+strategy, after a short pause (:data:`dashboards.design.DEBOUNCE_SECONDS`) so a dragged slider
+runs once. The buyer conditions can be fixed for every deal; a design is saved as a TOML
+scenario file the command line runs, and loaded back. The logic lives in
+:mod:`dashboards.design`; this module only draws it.
+"""
+
+from __future__ import annotations
+
+import html
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import solara
+
+from dashboards import design
+from dashboards.design import CONDITIONS, DESIGNED, NETWORKS, PRESETS, Evaluation
+from dashboards.inputs import (
+    FieldError,
+    FieldMessage,
+    SafeView,
+    bundled_scenarios,
+    failure_message,
+    parse_seed,
+    pick,
+)
+from sim.results import HEADLINE, METRICS
+from sim.scenario import load_scenario
+from sim.strategies import BUILTIN_STRATEGIES, Strategy
+
+DEFAULT_START = "sense_making"
+DEFAULT_REFERENCE = "seller_led"
+VERDICT_COLOURS = {"better": "#1b7a3a", "worse": "#b00020", "unclear": "#555555",
+                   "higher": "#1f4e8c", "lower": "#1f4e8c", "none": "#555555"}
+
+
+@dataclass(frozen=True)
+class Failure:
+    """What the page shows instead of an evaluation that could not be computed."""
+
+    message: str
+
+
+def _cell(text: str, align: str = "right", extra: str = "") -> str:
+    return f"<td style='padding:3px 10px;text-align:{align}'{extra}>{html.escape(text)}</td>"
+
+
+def paired_html(evaluation: Evaluation, reference: str) -> str:
+    """Per headline metric: the design's and the reference's mean with CI, the paired
+    difference with CI, and the verdict (an HTML table body, every text escaped)."""
+    paired = evaluation.paired(reference)
+    table = evaluation.table
+    head = "".join(f"<th style='padding:3px 10px;text-align:{align}'>{html.escape(text)}</th>"
+                   for text, align in (("metric", "left"), ("designed", "right"),
+                                       (reference, "right"), ("designed - " + reference, "right"),
+                                       ("paired on", "right"), ("verdict", "left")))
+    rows = []
+    for metric in HEADLINE:
+        row = paired.loc[metric]
+        kind, sentence = design.verdict(metric, row, reference)
+        interval = (f"{design.format_value(row['difference'], metric, True)} "
+                    f"[{design.format_value(row['ci_low'], metric, True)}, "
+                    f"{design.format_value(row['ci_high'], metric, True)}]")
+        means = [f"{design.format_value(table.loc[metric, name], metric)} "
+                 f"[{design.format_value(table.loc[metric, f'{name}_ci_low'], metric)}, "
+                 f"{design.format_value(table.loc[metric, f'{name}_ci_high'], metric)}]"
+                 for name in (DESIGNED, reference)]
+        colour = VERDICT_COLOURS[kind]
+        rows.append(
+            f"<tr class='paired-row' data-metric='{metric}' data-kind='{kind}' "
+            f"data-difference='{float(row['difference'])!r}'>"
+            + _cell(METRICS[metric][0], "left") + "".join(_cell(mean) for mean in means)
+            + _cell(interval) + _cell(f"{int(row['n']):,} " + (
+                "deals" if METRICS[metric][1] == "all" else "purchases by both"))
+            + _cell(sentence, "left", f" style='color:{colour}'") + "</tr>")
+    return f"<thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody>"
+
+
+def means_html(evaluation: Evaluation) -> str:
+    """Every strategy's mean and 95% CI per headline metric (an HTML table body)."""
+    names = list(evaluation.runs)
+    head = "".join(f"<th style='padding:3px 10px;text-align:{'left' if i == 0 else 'right'}'>"
+                   f"{html.escape(text)}</th>" for i, text in enumerate(["metric", *names]))
+    rows = []
+    for metric, row in evaluation.table.iterrows():
+        cells = [f"{design.format_value(row[name], metric)} "
+                 f"[{design.format_value(row[f'{name}_ci_low'], metric)}, "
+                 f"{design.format_value(row[f'{name}_ci_high'], metric)}]" for name in names]
+        rows.append("<tr>" + _cell(row["label"], "left") + "".join(map(_cell, cells)) + "</tr>")
+    return f"<thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody>"
+
+
+@solara.component
+def Page() -> None:  # noqa: N802 (Solara components)
+    """The designer page; any unexpected failure becomes a short message, not a traceback."""
+    SafeView(DesignerPage, "The designer")
+
+
+@solara.component
+def DesignerPage() -> None:  # noqa: N802 (Solara components)
+    """Controls in the sidebar (start, reference, scenario, levers, conditions, save/load);
+    the paired comparison in the page."""
+    strategy = solara.use_reactive(BUILTIN_STRATEGIES[DEFAULT_START])
+    start = solara.use_reactive(DEFAULT_START)
+    reference = solara.use_reactive(DEFAULT_REFERENCE)
+    scenario = solara.use_reactive("baseline")
+    n_deals = solara.use_reactive(design.DEFAULT_DEALS)
+    seed = solara.use_reactive(0)
+    seed_text = solara.use_reactive("0")
+    conditions = solara.use_reactive({})  # condition -> fixed value (absent: the scenario's)
+    refused = solara.use_reactive({})  # field -> message about its last refused value
+
+    def accept(field: str, current: object, check: Callable[[], Any],
+               store: Callable[[Any], None]) -> None:
+        """Store the checked value, or keep ``current`` and show why the value was refused."""
+        try:
+            value = check()
+        except FieldError as error:
+            refused.value = {**refused.value, field: f"{error}; keeping {current}"}
+            return
+        refused.value = {name: text for name, text in refused.value.items() if name != field}
+        store(value)
+
+    def compute() -> Evaluation | Failure | None:
+        time.sleep(design.DEBOUNCE_SECONDS)  # debounce: a newer change cancels this run
+        if not task.is_current():
+            return None
+        try:
+            return design.evaluate(scenario.value, strategy.value, conditions.value,
+                                   n_deals.value, seed.value)
+        except Exception as error:  # noqa: BLE001 (one line in the page, the rest in the log)
+            return Failure(failure_message(error, "The comparison"))
+
+    task = solara.lab.use_task(compute, dependencies=[
+        scenario.value, strategy.value, tuple(sorted(conditions.value.items())), n_deals.value,
+        seed.value])
+    latest = task.latest
+
+    with solara.AppBar():
+        solara.AppBarTitle("Design a strategy")
+
+    def controls() -> None:
+        DesignControls(strategy, start, reference, scenario, n_deals, seed, seed_text,
+                       conditions, refused, accept)
+
+    with solara.Sidebar():  # rendered apart from the page, so it needs its own safety net
+        SafeView(controls, "The designer settings")
+
+    with solara.Column(classes=["designer-page"]):
+        EffortCard(strategy.value)
+        if isinstance(latest, Failure):
+            if not task.pending:
+                solara.Error(latest.message, classes=["designer-failure"])
+            latest = None
+        if task.pending:
+            solara.ProgressLinear(True)
+        if isinstance(latest, Evaluation):
+            state = "stale" if task.pending else "current"
+            EvaluationView(latest, reference.value, state)
+
+
+@solara.component
+def EffortCard(strategy: Strategy) -> None:  # noqa: N802 (Solara components)
+    """Effort used against the budget: a bar with the numbers, and a plain warning when the
+    design is over budget and will be scaled down."""
+    effort = design.effort_of(strategy)
+    colour = "#b00020" if effort.over else "#1b7a3a"
+    with solara.Card("Effort budget", classes=["effort-card"]):
+        solara.ProgressLinear(value=min(100.0, 100 * effort.share), color=colour)
+        solara.Text(effort.message(), classes=["effort-message", "over" if effort.over else "within"],
+                    style={"color": colour, "font-size": "16px"})
+
+
+@solara.component
+def EvaluationView(evaluation: Evaluation, reference: str, state: str) -> None:  # noqa: N802
+    """The paired comparison against the reference, then every strategy's means."""
+    with solara.Card(f"Designed strategy vs {reference}: {evaluation.scenario}, "
+                     f"{evaluation.n_deals:,} deals per strategy, seed {evaluation.seed}",
+                     classes=["designer-results", state]):
+        solara.HTML(tag="table", unsafe_innerHTML=paired_html(evaluation, reference),
+                    classes=["paired", state], style={"font-size": "16px"},
+                    attributes={"data-levers": evaluation.strategy.model_dump_json()})
+        solara.Text("Paired: every strategy meets the same customers and random numbers, so each "
+                    "difference is measured deal by deal (95% CI of the mean difference). Deal "
+                    "size, regret and high-quality deals are paired on the deals both "
+                    "strategies purchased, so their difference need not equal the difference "
+                    "of the means beside it. "
+                    f"Simulated in {evaluation.seconds:.2f} s.",
+                    style={"font-size": "14px", "color": "#444"})
+    with solara.Card("All strategies: mean [95% CI]"):
+        solara.HTML(tag="table", unsafe_innerHTML=means_html(evaluation), classes=["means"],
+                    style={"font-size": "15px"})
+
+
+@solara.component
+def DesignControls(strategy: solara.Reactive[Strategy], start: solara.Reactive[str],  # noqa: N802
+                   reference: solara.Reactive[str], scenario: solara.Reactive[str],
+                   n_deals: solara.Reactive[int], seed: solara.Reactive[int],
+                   seed_text: solara.Reactive[str], conditions: solara.Reactive[dict],
+                   refused: solara.Reactive[dict], accept: Callable[..., None]) -> None:
+    """The sidebar: what to compare, the levers, the buyer conditions, save and load."""
+    names = bundled_scenarios()
+
+    def on_start(value: object) -> None:
+        def store(name: str) -> None:
+            start.value = name
+            strategy.value = BUILTIN_STRATEGIES[name]
+        accept("start", start.value, lambda: pick("start from", value, list(PRESETS)), store)
+
+    def on_seed(text: object) -> None:
+        seed_text.value = str(text)
+        accept("seed", seed.value, lambda: parse_seed(text), seed.set)
+
+    with solara.Card("Compare", classes=["designer-settings"]):
+        solara.Select("Start from", value=start.value, values=list(PRESETS), on_value=on_start)
+        FieldMessage(refused.value.get("start"))
+        solara.Button(f"Reset levers to {start.value}", small=True, text=True,
+                      on_click=lambda: strategy.set(BUILTIN_STRATEGIES[start.value]))
+        solara.Select("Reference", value=reference.value, values=list(PRESETS),
+                      on_value=lambda value: accept("reference", reference.value, lambda: pick(
+                          "reference", value, list(PRESETS)), reference.set))
+        FieldMessage(refused.value.get("reference"))
+        solara.Select("Scenario", value=scenario.value, values=names,
+                      on_value=lambda value: accept("scenario", scenario.value, lambda: pick(
+                          "scenario", value, names), scenario.set))
+        FieldMessage(refused.value.get("scenario"))
+        solara.Select("Deals per strategy", value=n_deals.value, values=design.DEAL_CHOICES,
+                      on_value=lambda value: accept("deals", n_deals.value, lambda: pick(
+                          "deals per strategy", value, design.DEAL_CHOICES), n_deals.set))
+        FieldMessage(refused.value.get("deals"))
+        solara.InputText("Seed (press Enter)", value=seed_text.value, on_value=on_seed)
+        FieldMessage(refused.value.get("seed"))
+
+    with solara.Card("Levers", classes=["designer-levers"]):
+        for lever in design.levers():
+            value = getattr(strategy.value, lever.name)
+
+            def on_lever(new: object, name: str = lever.name, current: float = value) -> None:
+                accept(name, current, lambda: design.set_lever(strategy.value, name, new),
+                       strategy.set)
+
+            def slider(lever: design.Lever = lever, value: float = value,
+                       on_lever: Callable[[object], None] = on_lever) -> None:
+                solara.SliderFloat(f"{lever.label}: {value:g}", value=value, min=lever.low,
+                                   max=lever.high, step=lever.step, on_value=on_lever)
+
+            # The slider turns what the browser sends into a number before calling back; a
+            # forged value that is no number fails there, so each slider has its own net.
+            SafeView(slider, lever.label.lower(),
+                     message=f"{lever.label}: the browser sent an unusable value; keeping {value:g}")
+            solara.Text(lever.description, style={"font-size": "13px", "color": "#555",
+                                                  "display": "block", "margin-top": "-12px"})
+            FieldMessage(refused.value.get(lever.name))
+
+    ConditionControls(scenario.value, conditions, refused, accept)
+    SaveLoad(strategy, scenario, conditions)
+
+
+@solara.component
+def ConditionControls(scenario: str, conditions: solara.Reactive[dict],  # noqa: N802
+                      refused: solara.Reactive[dict], accept: Callable[..., None]) -> None:
+    """Each buyer condition: the scenario's own (shown), or fixed for every deal."""
+    own = solara.use_memo(lambda: design.scenario_conditions(load_scenario(scenario)), [scenario])
+
+    def fix(name: str, default: object, on: bool) -> None:
+        chosen = {key: value for key, value in conditions.value.items() if key != name}
+        conditions.value = {**chosen, name: default} if on else chosen
+
+    def store(name: str) -> Callable[[Any], None]:
+        return lambda value: conditions.set({**conditions.value, name: value})
+
+    with solara.Card("Buyer conditions", classes=["designer-conditions"]):
+        for name, condition in CONDITIONS.items():
+            fixed = name in conditions.value
+            default = condition.low if condition.whole else round(
+                (condition.low + condition.high) / 2, 6)
+            first = int(own[name].split("-")[0]) if condition.whole else default
+            solara.Checkbox(label=f"Fix {condition.label.lower()} (scenario: {own[name]})",
+                            value=fixed, on_value=lambda on, name=name, first=first: fix(name, first, on))
+            if fixed:
+                value = conditions.value[name]
+                shown = f"{condition.label} ({condition.unit}): {value:g}"
+
+                def on_value(new: object, name: str = name, value: float = value) -> None:
+                    accept(name, value, lambda: design.check_condition(name, new), store(name))
+
+                if condition.whole:
+                    solara.SliderInt(shown, value=int(value), min=int(condition.low),
+                                     max=int(condition.high), on_value=on_value)
+                else:
+                    solara.SliderFloat(shown, value=float(value), min=condition.low,
+                                       max=condition.high, step=condition.step, on_value=on_value)
+                FieldMessage(refused.value.get(name))
+        network = conditions.value.get("network")
+        solara.Checkbox(label=f"Fix network type (scenario: {own['network']})",
+                        value=network is not None,
+                        on_value=lambda on: fix("network", own["network"], on))
+        if network is not None:
+            solara.Select("Network type", value=network, values=list(NETWORKS),
+                          on_value=lambda new: accept("network", network, lambda: design.check_condition(
+                              "network", new), store("network")))
+            FieldMessage(refused.value.get("network"))
+
+
+@solara.component
+def SaveLoad(strategy: solara.Reactive[Strategy], scenario: solara.Reactive[str],  # noqa: N802
+             conditions: solara.Reactive[dict]) -> None:
+    """Save the design as a scenario file the command line runs; load one back."""
+    name_text = solara.use_reactive("my_strategy")
+    loaded_text = solara.use_reactive("")
+    load_message = solara.use_reactive(None)
+    load_note = solara.use_reactive(None)
+    try:
+        name = design.check_name(name_text.value)
+        name_problem = None
+    except FieldError as error:
+        name, name_problem = None, str(error)
+
+    def load() -> None:
+        try:
+            loaded = design.load_strategy_toml(loaded_text.value)
+        except FieldError as error:
+            load_message.value, load_note.value = str(error), None
+            return
+        load_message.value, load_note.value = None, loaded.note
+        scenario.value = loaded.scenario
+        strategy.value = loaded.strategy
+        name_text.value = loaded.name
+
+    with solara.Card("Save and load", classes=["designer-save"]):
+        solara.InputText("Strategy name (press Enter)", value=name_text.value,
+                         on_value=lambda text: name_text.set(str(text)))
+        FieldMessage(name_problem)
+        if name is not None:
+            text = design.strategy_toml(name, strategy.value, scenario.value, conditions.value)
+            solara.FileDownload(text, filename=f"{name}.toml", label=f"Save {name}.toml",
+                                mime_type="application/toml")
+            solara.Text(f"Then: buyingsim compare {name}.toml --strategies {name},"
+                        f"{','.join(PRESETS)}", style={"font-size": "13px", "display": "block"})
+        solara.InputTextArea("Paste a saved strategy file", value=loaded_text.value,
+                             on_value=lambda text: loaded_text.set(str(text)), rows=4,
+                             continuous_update=True)
+        solara.Button("Load", on_click=load, small=True, classes=["load-strategy"])
+        FieldMessage(load_message.value)
+        if load_note.value:
+            solara.Text(load_note.value, classes=["load-note"], style={"font-size": "13px"})
