@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -19,7 +20,10 @@ from sim.engine import DEFAULT_CHUNK_SIZE, simulate_frame
 from sim.results import Results, compare_strategies
 from sim.scenario import Scenario, ScenarioError, load_scenario
 from sim.strategies import BUILTIN_STRATEGIES, Strategy
-from sim.sweep import load_sweep
+
+if TYPE_CHECKING:
+    from sim.explore.discovery import discover
+    from sim.sweep import load_sweep
 
 __version__ = "0.1.0"
 __all__ = [
@@ -31,10 +35,26 @@ __all__ = [
     "Strategy",
     "check_in_memory_deals",
     "compare_strategies",
+    "discover",
     "load_scenario",
     "load_sweep",
     "simulate",
 ]
+
+# Loaded on first use, so `import sim` does not load the sweep and discovery machinery.
+_LAZY = {"load_sweep": "sim.sweep", "discover": "sim.explore.discovery"}
+
+
+def __getattr__(name: str) -> Any:
+    """``sim.load_sweep`` and ``sim.discover``, imported when first asked for."""
+    if name in _LAZY:
+        import importlib
+
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'sim' has no attribute {name!r}")
+
 
 # Deals one call (or one command) holds in memory as a table: about 400 bytes a deal, so the
 # cap is about 2 GB. Sweeps stream chunks to disk and have no such cap.

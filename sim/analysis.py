@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 from markupsafe import Markup
 
+from sim.palette import strategy_colour
 from sim.results import METRICS, Z95, mean_ci
 
 if TYPE_CHECKING:
@@ -54,7 +55,6 @@ DIRECTION: dict[str, int] = {
     "helpful_share": 1,
 }
 MAX_LEVELS = 8  # a parameter with more distinct values is binned for plots and heatmaps
-STRATEGY_COLOURS = ["#4c72b0", "#dd8452", "#55a868", "#c44e52", "#8172b3", "#937860"]
 
 
 def label(metric: str) -> str:
@@ -209,6 +209,15 @@ def paired_difference(
     return table
 
 
+def point_contrast(results: SweepResults, first: str, second: str, metric: str) -> pd.DataFrame:
+    """Per point: the paired difference ``first - second`` of a metric on the same deals, with
+    its 95% CI and count (as :func:`best_strategies` pairs them), beside the point's parameter
+    values."""
+    wide = _wide(results.deals, metric, [first, second]).reset_index()
+    table = _grouped_ci(wide[first] - wide[second], [wide["point"]]).reset_index()
+    return results.experiments.drop(columns="seed").merge(table, on="point", how="left")
+
+
 def robustness(
     results: SweepResults, metrics: list[str] | None = None, thresholds: dict[str, float] | None = None
 ) -> pd.DataFrame:
@@ -358,8 +367,7 @@ def _pyplot() -> Any:
 
 
 def _colour(results: SweepResults, strategy: str) -> str:
-    index = results.strategies.index(strategy) if strategy in results.strategies else 0
-    return STRATEGY_COLOURS[index % len(STRATEGY_COLOURS)]
+    return strategy_colour(strategy, results.strategies)
 
 
 def plot_marginal(results: SweepResults, parameter: str, metrics: list[str] | None = None) -> Any:
@@ -600,6 +608,50 @@ of effects (non-linearity and interactions).{% endif %}</p>
 <img alt="{{ section.target }}" src="{{ section.image }}">
 {{ section.table }}
 {% endfor %}
+{% endblock %}
+""",
+    "discovery.html": """{% extends "page.html" %}
+{% block title %}{{ name }} scenario discovery{% endblock %}
+{% block body %}
+<h1>Scenario discovery{% if name %}: {{ name }}{% endif %}</h1>
+<p class="note">Question: where does it hold that {{ question }}? {{ n_cases }} of {{ n_points }}
+swept points qualify. PRIM (EMA Workbench) peels the swept conditions down to boxes of mostly
+qualifying points; the chosen box has the largest coverage (share of all qualifying points
+inside it) among the boxes whose density (share of the box that qualifies) is at least
+{{ "{:.0%}".format(density) }} (the target, raised halfway to 100% when the share of qualifying
+points overall already reaches it). Quasi-p values test each limit (one-sided binomial; small is
+significant). CSVs: <a href="cases.csv">cases.csv</a>, <a href="prim_trajectory.csv">prim_trajectory.csv</a>,
+<a href="prim_boxes.csv">prim_boxes.csv</a>, <a href="cart_boxes.csv">cart_boxes.csv</a>,
+<a href="feature_scores.csv">feature_scores.csv</a>.</p>
+<h2>Findings</h2>
+<ul>
+{% for sentence in sentences %}
+<li>{{ sentence }}</li>
+{% endfor %}
+</ul>
+{% for box in boxes %}
+<h2>{{ box.title }}</h2>
+<p>{{ box.sentence }}</p>
+{{ box.table }}
+{% endfor %}
+{% for figure in images %}
+<img alt="{{ figure.alt }}" src="{{ figure.image }}">
+{% endfor %}
+{% if scores %}
+<h2>Which conditions matter</h2>
+<p class="note">Extra-trees feature scores of the value behind the question (they sum to 1).</p>
+{{ scores }}
+{% endif %}
+{% if cart_boxes or cart_tree %}
+<h2>CART: a second view</h2>
+<p class="note">Leaves of a classification tree whose density reaches the target.</p>
+{% for box in cart_boxes %}
+<h3>{{ box.title }}</h3>
+<p>{{ box.sentence }}</p>
+{{ box.table }}
+{% endfor %}
+<pre>{{ cart_tree }}</pre>
+{% endif %}
 {% endblock %}
 """,
     "replication.html": """{% extends "page.html" %}

@@ -1,4 +1,5 @@
-"""Command line for sweeps: ``buyingsim sweep``, ``buyingsim report``, ``buyingsim sensitivity``.
+"""Command line for sweeps: ``buyingsim sweep``, ``buyingsim report``, ``buyingsim sensitivity``,
+``buyingsim discover``.
 
 ``sim.cli`` calls :func:`register` to add these commands. As elsewhere in the CLI, user
 mistakes (bad spec, refused directory) print one line on stderr and exit with code 2; an
@@ -352,6 +353,62 @@ def sensitivity(
     _say(f"wrote {path}")
 
 
+def discover(
+    directory: Annotated[Path, typer.Argument(help="Results directory of a sweep.", show_default=False)],
+    metric: Annotated[str, typer.Option(help="The metric the question is about, e.g. purchase_ease.")],
+    contrast: Annotated[
+        str | None,
+        typer.Option(help="A,B: find where strategy A beats strategy B on the metric (paired, same deals)."),
+    ] = None,
+    threshold: Annotated[
+        float | None,
+        typer.Option(help="With --contrast: A must beat B by more than this margin (default 0)."),
+    ] = None,
+    clear: Annotated[
+        bool, typer.Option("--clear", help="With --contrast: A must beat B, paired 95% CI clear of zero.")
+    ] = False,
+    above: Annotated[
+        float | None, typer.Option(help="Without --contrast: find where the metric's mean is above this.")
+    ] = None,
+    below: Annotated[
+        float | None, typer.Option(help="Without --contrast: find where the metric's mean is below this.")
+    ] = None,
+    strategy: Annotated[
+        str | None,
+        typer.Option(help="Without --contrast: only this strategy (default: each, as a condition)."),
+    ] = None,
+    density: Annotated[
+        float, typer.Option(help="Share of a box's points that must qualify for PRIM to choose it.")
+    ] = 0.8,
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="Output directory (default: DIR/discovery).")
+    ] = None,
+) -> None:
+    """Scenario discovery: the regions of the swept conditions where a question holds.
+
+    PRIM boxes (with their peeling trajectory, coverage, density and the significance of each
+    limit), a CART tree as a second view and feature scores, written as an HTML page and CSVs,
+    led by sentences such as "sense-making beats seller-led on purchase ease by more than 0.05
+    when conflict level >= 0.5 (covers 81% of such points; 92% of points in the region qualify)".
+    """
+    from sim.explore.discovery import discover as find
+    from sim.explore.discovery import write_discovery
+
+    with _interruptible():
+        pair = None
+        if contrast is not None:
+            names = [name.strip() for name in contrast.split(",")]
+            if len(names) != 2 or not all(names):
+                _fail(f"--contrast {contrast!r}: give two strategies as A,B, e.g. sense_making,seller_led")
+            pair = (names[0], names[1])
+        results = load_sweep(directory)
+        found = find(results, metric, pair, threshold, clear, above, below, strategy, density)
+        path = write_discovery(found, out or directory / "discovery", results.name)
+    for sentence in found.sentences:
+        _say(f"- {sentence}")
+    _say(f"wrote {path} (and CSVs beside it)")
+
+
 def _metric_list(metrics: str | None, columns: Any) -> list[str] | None:
     if metrics is None:
         return None
@@ -369,6 +426,7 @@ COMMANDS: dict[str, Callable[..., None]] = {
     "sweep": sweep,
     "report": report,
     "sensitivity": sensitivity,
+    "discover": discover,
 }
 
 

@@ -275,3 +275,43 @@ def test_sensitivity_on_a_damaged_store_is_one_line(tmp_path):
     (out / "manifest.json").write_text("{}")
     line = one_line_error(runner.invoke(app, ["sensitivity", str(spec), "--out", str(out)]))
     assert "damaged manifest" in line and f"buyingsim sensitivity SPEC --out {out} --repair" in line
+
+
+def test_discover_writes_sentences_page_and_csvs(swept, tmp_path):
+    results = load_sweep(swept)
+    summary = results.summary(["no_decision"])
+    cut = float(summary["mean"].median())  # about half the point-strategy rows qualify
+    out = tmp_path / "discovery"
+    result = runner.invoke(app, ["discover", str(swept), "--metric", "no_decision", "--above", str(cut),
+                                 "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.strip().splitlines()
+    assert lines[0].startswith(f"- No-decision rate is above {cut:.3g}") and lines[-1].startswith("wrote ")
+    cases = pd.read_csv(out / "cases.csv")
+    assert len(cases) == len(summary)  # one row per point and strategy
+    expected = summary.set_index(["point", "strategy"])["mean"] > cut
+    assert (cases.set_index(["point", "strategy"])["qualifies"] == expected.loc[
+        list(cases.set_index(["point", "strategy"]).index)]).all()
+    page = (out / "index.html").read_text()
+    assert "data:image/png;base64," in page and "PRIM" in page
+    for name in ("prim_trajectory.csv", "prim_boxes.csv", "cart_boxes.csv", "feature_scores.csv"):
+        assert (out / name).exists()
+
+
+def test_discover_mistakes_are_one_line(swept, tmp_path):
+    cases = [
+        (["discover", str(tmp_path), "--metric", "regret", "--above", "0.1"],
+         "not a sweep results directory"),
+        (["discover", str(swept), "--contrast", "sense_making,magic", "--metric", "purchase_ease"],
+         "--contrast: unknown strategy 'magic'; allowed: seller_led, digital_first, sense_making"),
+        (["discover", str(swept), "--contrast", "sense_making", "--metric", "purchase_ease"],
+         "--contrast 'sense_making': give two strategies as A,B"),
+        (["discover", str(swept), "--contrast", "sense_making,seller_led", "--metric", "purchase_ease",
+          "--threshold", "0.1", "--clear"], "--threshold and --clear exclude each other"),
+        (["discover", str(swept), "--metric", "purchase_ease", "--above", "5"],
+         "no swept point qualifies (purchase ease is above 5) among 12 points; the highest value is"),
+        (["discover", str(swept), "--metric", "loyalty", "--above", "5"], "--metric 'loyalty': unknown"),
+    ]
+    for arguments, message in cases:
+        line = one_line_error(runner.invoke(app, arguments))
+        assert message in line, line
