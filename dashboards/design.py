@@ -315,6 +315,40 @@ def prewarm(scenario: str = "baseline") -> threading.Thread:
     return thread
 
 
+def sweep_values(name: str) -> list[float | int]:
+    """The points a sweep over condition ``name`` visits: the middles of SWEEP_POINTS equal
+    slices of its range (whole numbers for group size)."""
+    condition = CONDITIONS[name]
+    span = condition.high - condition.low
+    points = [condition.low + (i + 0.5) * span / SWEEP_POINTS for i in range(SWEEP_POINTS)]
+    if condition.whole:
+        return sorted({int(round(point)) for point in points})
+    return [round(point, 6) for point in points]
+
+
+def sweep(scenario: str | Scenario, strategy: Strategy, conditions: dict[str, Any],
+          reference: str, condition: str, seed: int = 0,
+          n_deals: int = SWEEP_DEALS) -> pd.DataFrame:
+    """The paired difference (designed minus ``reference``) of every headline metric at each
+    value of ``condition``, the other conditions as given: one row per value and metric."""
+    if condition not in CONDITIONS:
+        raise FieldError(f"sweep over {condition!r}: not a condition ({', '.join(CONDITIONS)})")
+    reference = pick("reference", reference, list(PRESETS))
+    loaded = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
+    rows = []
+    for value in sweep_values(condition):
+        point = with_design(conditioned(loaded, {**conditions, condition: value}), strategy)
+        runs = run_strategies(point, [DESIGNED, reference], n_deals, seed)
+        paired = runs[reference].compare(runs[DESIGNED], HEADLINE)
+        for metric, row in paired.iterrows():
+            rows.append({"value": value, "metric": metric, "difference": row["difference"],
+                         "ci_low": row["ci_low"], "ci_high": row["ci_high"], "n": row["n"],
+                         "verdict": verdict(metric, row, reference)[0]})
+    frame = pd.DataFrame(rows)
+    frame.attrs["condition"] = condition
+    return frame
+
+
 # --- verdicts -----------------------------------------------------------------------------
 
 

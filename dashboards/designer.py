@@ -17,9 +17,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import altair as alt
+import pandas as pd
 import solara
 
 from dashboards import design
+from dashboards.charts import Chart
 from dashboards.design import CONDITIONS, DESIGNED, NETWORKS, PRESETS, Evaluation
 from dashboards.inputs import (
     FieldError,
@@ -30,7 +33,7 @@ from dashboards.inputs import (
     parse_seed,
     pick,
 )
-from sim.results import HEADLINE, METRICS
+from sim.results import HEADLINE, METRICS, PERCENT_METRICS
 from sim.scenario import load_scenario
 from sim.strategies import BUILTIN_STRATEGIES, Strategy
 
@@ -94,6 +97,140 @@ def means_html(evaluation: Evaluation) -> str:
                  f"{design.format_value(row[f'{name}_ci_high'], metric)}]" for name in names]
         rows.append("<tr>" + _cell(row["label"], "left") + "".join(map(_cell, cells)) + "</tr>")
     return f"<thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody>"
+
+
+def metric_unit(metric: str, difference: bool = False) -> str:
+    """How a metric is measured on a chart axis."""
+    if metric in PERCENT_METRICS:
+        return "percentage points" if difference else "% of " + METRICS[metric][1].replace(
+            "all", "deals")
+    return {"deal_size": "x ambition"}.get(metric, "index 0-1")
+
+
+def paired_frame(evaluation: Evaluation, reference: str) -> pd.DataFrame:
+    """One row per headline metric: the paired difference and its CI as charted (rates in
+    percentage points), with the verdict."""
+    paired = evaluation.paired(reference)
+    rows = []
+    for metric in HEADLINE:
+        row = paired.loc[metric]
+        scale = 100.0 if metric in PERCENT_METRICS else 1.0
+        kind, sentence = design.verdict(metric, row, reference)
+        rows.append({"metric": METRICS[metric][0], "unit": metric_unit(metric, True),
+                     "difference": row["difference"] * scale, "low": row["ci_low"] * scale,
+                     "high": row["ci_high"] * scale, "verdict": kind, "says": sentence})
+    return pd.DataFrame(rows)
+
+
+def paired_chart(evaluation: Evaluation, reference: str) -> alt.VConcatChart:
+    """Each headline metric's paired difference (designed minus reference) with its 95% CI
+    and a line at zero, one panel per metric (each on its own scale, zero always shown)."""
+    frame = paired_frame(evaluation, reference)
+    shown = [kind for kind in VERDICT_COLOURS if kind in set(frame["verdict"])]
+    colour = alt.Color("verdict:N", title="verdict", scale=alt.Scale(
+        domain=shown, range=[VERDICT_COLOURS[kind] for kind in shown]))
+    tooltip = [alt.Tooltip("metric:N"), alt.Tooltip("difference:Q", format="+.3f"),
+               alt.Tooltip("low:Q", title="95% CI from", format="+.3f"),
+               alt.Tooltip("high:Q", title="95% CI to", format="+.3f"), alt.Tooltip("says:N")]
+    panels = []
+    for (label, unit), rows in frame.groupby(["metric", "unit"], sort=False):
+        base = alt.Chart(rows)
+        axis = alt.X("low:Q", scale=alt.Scale(zero=True, nice=True),
+                     title=f"{label}: designed - {reference} ({unit})")
+        panels.append(alt.layer(
+            alt.Chart(pd.DataFrame({"zero": [0.0]})).mark_rule(color="#333", strokeDash=[4, 3])
+            .encode(x="zero:Q"),
+            base.mark_rule(strokeWidth=3).encode(x=axis, x2="high:Q", color=colour, tooltip=tooltip),
+            base.mark_point(filled=True, size=140).encode(x="difference:Q", color=colour,
+                                                          tooltip=tooltip),
+        ).properties(width=560, height=28))
+    return alt.vconcat(*panels, spacing=14).resolve_scale(x="independent")
+
+
+def sweep_chart(frame: pd.DataFrame, metric: str, condition: str, reference: str) -> alt.LayerChart:
+    """The paired difference of ``metric`` across the swept condition: a band for the 95% CI,
+    the mean difference as a line with points, and a line at zero."""
+    scale = 100.0 if metric in PERCENT_METRICS else 1.0
+    rows = frame[frame["metric"] == metric].assign(
+        difference=lambda f: f["difference"] * scale, ci_low=lambda f: f["ci_low"] * scale,
+        ci_high=lambda f: f["ci_high"] * scale)
+    spec = CONDITIONS[condition]
+    x = alt.X("value:Q", title=f"{spec.label} ({spec.unit})",
+              scale=alt.Scale(domain=[spec.low, spec.high]))
+    y_title = f"{METRICS[metric][0]}: designed - {reference} ({metric_unit(metric, True)})"
+    tooltip = [alt.Tooltip("value:Q", title=spec.label),
+               alt.Tooltip("difference:Q", format="+.3f"),
+               alt.Tooltip("ci_low:Q", title="95% CI from", format="+.3f"),
+               alt.Tooltip("ci_high:Q", title="95% CI to", format="+.3f"),
+               alt.Tooltip("n:Q", title="deals paired"), alt.Tooltip("verdict:N")]
+    base = alt.Chart(rows)
+    return alt.layer(
+        base.mark_area(opacity=0.25, color="#1f4e8c").encode(
+            x=x, y=alt.Y("ci_low:Q", title=y_title, scale=alt.Scale(zero=True)), y2="ci_high:Q"),
+        alt.Chart(pd.DataFrame({"zero": [0.0]})).mark_rule(color="#333", strokeDash=[4, 3])
+        .encode(y="zero:Q"),
+        base.mark_line(color="#1f4e8c").encode(x=x, y="difference:Q"),
+        base.mark_point(filled=True, size=110, color="#1f4e8c").encode(
+            x=x, y="difference:Q", tooltip=tooltip),
+    ).properties(width=560, height=260)
+
+
+@solara.component
+def SweepView(scenario: str, strategy: Strategy, conditions: dict, reference: str,  # noqa: N802
+              seed: int) -> None:
+    """Where in one buyer condition the design beats the reference, and by how much."""
+    condition = solara.use_reactive("conflict_level")
+    metric = solara.use_reactive("purchase_ease")
+    refused = solara.use_reactive({})
+    others = {name: value for name, value in conditions.items() if name != condition.value}
+
+    def compute() -> pd.DataFrame | Failure | None:
+        time.sleep(design.DEBOUNCE_SECONDS)
+        if not task.is_current():
+            return None
+        try:
+            return design.sweep(scenario, strategy, others, reference, condition.value, seed)
+        except Exception as error:  # noqa: BLE001 (one line in the page, the rest in the log)
+            return Failure(failure_message(error, "The sweep"))
+
+    task = solara.lab.use_task(compute, dependencies=[
+        scenario, strategy, tuple(sorted(others.items())), reference, condition.value, seed])
+
+    def choose(field: str, target: solara.Reactive[str], allowed: list[str]) -> Callable[[Any], None]:
+        def on_value(value: object) -> None:
+            try:
+                target.value = pick(field, value, allowed)
+                refused.value = {k: text for k, text in refused.value.items() if k != field}
+            except FieldError as error:
+                refused.value = {**refused.value, field: f"{error}; keeping {target.value}"}
+        return on_value
+
+    labels = {spec.label: name for name, spec in CONDITIONS.items()}
+    metric_labels = {METRICS[name][0]: name for name in HEADLINE}
+    with solara.Card(f"Where does the design beat {reference}? Paired difference across one "
+                     f"condition ({design.SWEEP_DEALS} deals per point and strategy)",
+                     classes=["sweep-card"]):
+        with solara.Row():
+            solara.Select("Condition to sweep", value=CONDITIONS[condition.value].label,
+                          values=list(labels), on_value=lambda label: choose(
+                              "condition", condition, list(CONDITIONS))(labels.get(label, label)))
+            solara.Select("Metric", value=METRICS[metric.value][0], values=list(metric_labels),
+                          on_value=lambda label: choose("metric", metric, HEADLINE)(
+                              metric_labels.get(label, label)))
+        FieldMessage(refused.value.get("condition") or refused.value.get("metric"))
+        latest = task.latest
+        if task.pending:
+            solara.ProgressLinear(True)
+        if isinstance(latest, Failure):
+            solara.Error(latest.message)
+        elif isinstance(latest, pd.DataFrame):
+            state = "stale" if task.pending else "current"
+            swept = latest.attrs.get("condition", condition.value)
+            Chart(sweep_chart(latest, metric.value, swept, reference),
+                  classes=["sweep-chart", state, f"sweep-{swept}", f"metric-{metric.value}"])
+            solara.Text("The band is the 95% CI of the paired difference; where it lies clear of "
+                        "the dashed zero line the design is clearly better or worse there.",
+                        style={"font-size": "14px", "color": "#444"})
 
 
 @solara.component
@@ -163,6 +300,8 @@ def DesignerPage() -> None:  # noqa: N802 (Solara components)
         if isinstance(latest, Evaluation):
             state = "stale" if task.pending else "current"
             EvaluationView(latest, reference.value, state)
+            SweepView(scenario.value, strategy.value, conditions.value, reference.value,
+                      seed.value)
 
 
 @solara.component
@@ -186,6 +325,8 @@ def EvaluationView(evaluation: Evaluation, reference: str, state: str) -> None: 
         solara.HTML(tag="table", unsafe_innerHTML=paired_html(evaluation, reference),
                     classes=["paired", state], style={"font-size": "16px"},
                     attributes={"data-levers": evaluation.strategy.model_dump_json()})
+        chart = solara.use_memo(lambda: paired_chart(evaluation, reference), [evaluation, reference])
+        Chart(chart, classes=["paired-chart"])
         solara.Text("Paired: every strategy meets the same customers and random numbers, so each "
                     "difference is measured deal by deal (95% CI of the mean difference). Deal "
                     "size, regret and high-quality deals are paired on the deals both "

@@ -211,3 +211,22 @@ def test_a_refused_file_is_one_line_naming_the_field(text: str, message: str) ->
 def test_refused_names(name: str) -> None:
     with pytest.raises(FieldError):
         design.check_name(name)
+
+
+def test_a_sweep_visits_each_value_and_pairs_on_the_same_deals() -> None:
+    strategy = BUILTIN_STRATEGIES["sense_making"]
+    frame = design.sweep("baseline", strategy, {"network": "complete"}, "seller_led",
+                         "group_size", seed=1, n_deals=DEALS)
+    values = design.sweep_values("group_size")
+    assert values == sorted(set(values)) and all(isinstance(value, int) for value in values)
+    assert list(frame["value"].unique()) == values
+    assert set(frame["metric"]) == set(HEADLINE)
+    point = frame[(frame["value"] == values[0]) & (frame["metric"] == "purchase_ease")].iloc[0]
+    scenario = design.with_design(design.conditioned(
+        "baseline", {"network": "complete", "group_size": values[0]}), strategy)
+    mine = sim.simulate(scenario, DEALS, 1, design.DESIGNED).deals["purchase_ease"]
+    theirs = sim.simulate(scenario, DEALS, 1, "seller_led").deals["purchase_ease"]
+    assert point["difference"] == pytest.approx((mine - theirs).mean())
+    assert point["ci_low"] <= point["difference"] <= point["ci_high"]
+    with pytest.raises(FieldError):
+        design.sweep("baseline", strategy, {}, "seller_led", "weather")
