@@ -187,11 +187,26 @@ def _lock_of(model: BuyingGroupModel) -> threading.RLock | contextlib.nullcontex
 
 # --- figures (pure functions of the model, so they can be tested without a browser) --------
 
+# Text sizes in points: at FIGURE_DPI a point is 1.25 px, so these give 14-15 px text.
+LABEL_PT, TITLE_PT = 11.5, 12
+
+
+def role_labels(agents: list) -> list[str]:
+    """A short label per stakeholder, numbered where a role occurs more than once
+    ("Legal 1", "Legal 2"), so every node is named uniquely."""
+    names = [ROLE_SHORT.get(agent.role, agent.role) for agent in agents]
+    seen: dict[str, int] = {}
+    labels = []
+    for name in names:
+        seen[name] = seen.get(name, 0) + 1
+        labels.append(f"{name} {seen[name]}" if names.count(name) > 1 else name)
+    return labels
+
 
 def network_figure(model: BuyingGroupModel) -> Figure:
     """The consensus network this week: colour = job in focus, size = influence, edge width
     = trust, red ring = holds evidence on a cell with an unresolved contradiction."""
-    figure = Figure(figsize=(5.4, 4.6), dpi=FIGURE_DPI)
+    figure = Figure(figsize=(5.6, 5.8), dpi=FIGURE_DPI)
     axes = figure.subplots()
     graph = model.graph
     layout = getattr(model, "layout", None) or nx.spring_layout(graph, weight="trust", seed=0)
@@ -208,19 +223,19 @@ def network_figure(model: BuyingGroupModel) -> Figure:
     axes.scatter(positions[:, 0], positions[:, 1], s=sizes, c=colours, zorder=2,
                  edgecolors=np.where(conflicted, "#d62728", "white"),
                  linewidths=np.where(conflicted, 3.0, 1.0))
-    for agent, (x, y) in zip(agents, positions, strict=True):
-        axes.annotate(ROLE_SHORT.get(agent.role, agent.role), (x, y), xytext=(0, -17),
-                      textcoords="offset points", ha="center", fontsize=7, zorder=3)
+    for label, (x, y) in zip(role_labels(agents), positions, strict=True):
+        axes.annotate(label, (x, y), xytext=(0, -19), textcoords="offset points", ha="center",
+                      fontsize=LABEL_PT, zorder=3)
     legend = [Line2D([], [], marker="o", linestyle="", color=colour, label=label)
               for colour, label in zip(JOB_COLOURS, JOB_LABELS, strict=True)]
     legend.append(Line2D([], [], marker="o", linestyle="", markerfacecolor="white",
                          markeredgecolor="#d62728", markeredgewidth=2, label="holds contradicted evidence"))
-    axes.legend(handles=legend, loc="upper center", bbox_to_anchor=(0.5, -0.02), ncol=3,
-                fontsize=7, frameon=False)
-    axes.set_title(f"Consensus network, week {model.week} (colour = job in focus)", fontsize=9)
+    axes.legend(handles=legend, loc="upper center", bbox_to_anchor=(0.5, -0.02), ncol=2,
+                fontsize=LABEL_PT, frameon=False)
+    axes.set_title(f"Consensus network, week {model.week} (colour = job in focus)", fontsize=TITLE_PT)
     axes.margins(0.15)
     axes.set_axis_off()
-    figure.subplots_adjust(left=0.02, right=0.98, top=0.93, bottom=0.2)
+    figure.subplots_adjust(left=0.02, right=0.98, top=0.94, bottom=0.3)
     return figure
 
 
@@ -228,7 +243,7 @@ def jobs_figure(model: BuyingGroupModel) -> Figure:
     """Completion of the six jobs over the weeks; an x marks each reopened (looped) job."""
     table = model.datacollector.get_model_vars_dataframe()
     behaviour = model.scenario.behaviour
-    figure = Figure(figsize=(5.4, 4.0), dpi=FIGURE_DPI)
+    figure = Figure(figsize=(5.6, 5.2), dpi=FIGURE_DPI)
     axes = figure.subplots()
     weeks = np.arange(len(table))
     for index, job in enumerate(JOB_NAMES):
@@ -239,23 +254,25 @@ def jobs_figure(model: BuyingGroupModel) -> Figure:
                      color=JOB_COLOURS[index], zorder=3)
     axes.axhline(behaviour.done_threshold, color="black", linestyle="--", linewidth=0.8)
     axes.axhline(behaviour.reopen_threshold, color="grey", linestyle=":", linewidth=0.8)
-    axes.text(0, behaviour.done_threshold + 0.01, "done", fontsize=7)
-    axes.text(0, behaviour.reopen_threshold - 0.05, "reopens below", fontsize=7, color="grey")
+    axes.text(0, behaviour.done_threshold + 0.01, "done", fontsize=LABEL_PT)
+    axes.text(0, behaviour.reopen_threshold - 0.05, "reopens below", fontsize=LABEL_PT, color="grey")
     axes.set_xlim(0, max(model.scenario.simulation.horizon_weeks, 1))
     axes.set_ylim(0, 1.02)
-    axes.set_xlabel("week")
-    axes.set_ylabel("completion")
+    axes.set_xlabel("week", fontsize=LABEL_PT)
+    axes.set_ylabel("completion (0-1)", fontsize=LABEL_PT)
+    axes.tick_params(labelsize=LABEL_PT)
     loops = int(sum(table[f"loops_{job}"].iloc[-1] for job in JOB_NAMES))
-    axes.set_title(f"The six buying jobs ({loops} loops so far; x = job reopened)", fontsize=9)
-    axes.legend(fontsize=7, loc="lower right", ncol=2)
-    figure.subplots_adjust(left=0.11, right=0.98, top=0.92, bottom=0.12)
+    axes.set_title(f"The six buying jobs ({loops} loops so far; x = job reopened)", fontsize=TITLE_PT)
+    axes.legend(fontsize=LABEL_PT, loc="upper center", bbox_to_anchor=(0.45, -0.14), ncol=2,
+                frameon=False)  # below the axes, never over a curve
+    figure.subplots_adjust(left=0.13, right=0.98, top=0.93, bottom=0.36)
     return figure
 
 
 def strain_figure(model: BuyingGroupModel) -> Figure:
     """Disagreement and overload (0-1) above, contradictions (counts) below."""
     table = model.datacollector.get_model_vars_dataframe()
-    figure = Figure(figsize=(5.4, 4.0), dpi=FIGURE_DPI)
+    figure = Figure(figsize=(5.6, 6.0), dpi=FIGURE_DPI)
     top, bottom = figure.subplots(2, 1, sharex=True)
     weeks = np.arange(len(table))
     top.plot(weeks, table["disagreement"], label="disagreement on priorities", color="#8172b2")
@@ -264,17 +281,23 @@ def strain_figure(model: BuyingGroupModel) -> Figure:
     top.plot(weeks, table["supplier_time_share"], label="time with suppliers", color="#55a868",
              linestyle="--")
     top.set_ylim(0, 1.02)
-    top.legend(fontsize=7, loc="upper right")
-    top.set_title("Disagreement, overload and contradictions", fontsize=9)
+
+    top.set_title("Disagreement, overload and contradictions", fontsize=TITLE_PT)
     bottom.step(weeks, table["unresolved_contradictions"], where="post", color="#d62728",
                 label="unresolved contradictions")
     bottom.plot(weeks, table["contradictions_met"], color="#7f7f7f", linestyle=":",
                 label="contradictions met (total)")
     bottom.set_xlim(0, max(model.scenario.simulation.horizon_weeks, 1))
     bottom.set_ylim(bottom=0)
-    bottom.set_xlabel("week")
-    bottom.legend(fontsize=7, loc="upper left")
-    figure.subplots_adjust(left=0.09, right=0.98, top=0.92, bottom=0.12, hspace=0.12)
+    bottom.set_xlabel("week", fontsize=LABEL_PT)
+    top.set_ylabel("share (0-1)", fontsize=LABEL_PT)
+    bottom.set_ylabel("contradictions", fontsize=LABEL_PT)
+    for panel in (top, bottom):
+        panel.tick_params(labelsize=LABEL_PT)
+    handles = top.get_legend_handles_labels()[0] + bottom.get_legend_handles_labels()[0]
+    figure.legend(handles=handles, fontsize=LABEL_PT, loc="lower center", ncol=2,
+                  frameon=False)  # below both panels, never over a curve
+    figure.subplots_adjust(left=0.12, right=0.98, top=0.94, bottom=0.24, hspace=0.12)
     return figure
 
 
@@ -368,6 +391,9 @@ def _deal_card_body(model: BuyingGroupModel) -> None:
                     attributes={"data-week": str(model.week)})
         if problem:
             solara.Warning(problem)
+        if ended:
+            solara.Info("The deal has ended, so Play stops here. Press Reset in the sidebar for a "
+                        "new deal from the settings.", classes=["play-ended"])
 
 
 COMPONENTS = [(NetworkView, 0), (JobsChart, 0), (StrainChart, 0), (DealCard, 0)]
@@ -440,7 +466,9 @@ def ExplorerPage() -> None:  # noqa: N802 (Solara components)
     model = solara.use_reactive(first)  # Mesa's Reset replaces its value
     with solara.Sidebar():
         SettingsCard(settings)
-    # Mesa's own "Model Parameters" card stays empty (the settings card replaces it): hide it.
-    solara.Style(".v-card:has(> .v-card__text > .v-sheet:only-child:empty) { display: none; }")
+    # Mesa's own "Model Parameters" card stays empty (the settings card replaces it), and its
+    # page tabs show a lone "Page 0" tab (one tab and the tab slider): hide both.
+    solara.Style(".v-card:has(> .v-card__text > .v-sheet:only-child:empty) { display: none; }"
+                 ".v-tabs:has(.v-tabs-bar__content > :nth-child(2):last-child) { display: none; }")
     SolaraViz(model, components=COMPONENTS, model_params={"settings": settings.get},
               name="Buying group explorer", play_interval=60, use_threads=True)

@@ -26,6 +26,7 @@ SERVER_ENVIRONMENT = {  # defaults: a variable already set in the environment wi
     "SOLARA_TELEMETRY_MIXPANEL_ENABLE": "False",  # no analytics calls to the internet
     "SOLARA_ASSETS_PROXY": "True",  # serve CDN assets from the installed solara-assets copy
     "SOLARA_KERNEL_CULL_TIMEOUT": SESSION_TIMEOUT,  # free a disconnected session's memory
+    "SOLARA_THEME_SHOW_BANNER": "False",  # no "runs on Solara" banner over the charts
 }
 
 

@@ -230,6 +230,8 @@ def test_explorer_loads_without_errors(explorer: tuple[Page, Problems]) -> None:
     for button in ("Reset", "Step"):
         assert page.get_by_role("button", name=button).is_enabled()
     assert page.locator("img").count() >= 3  # network, jobs and strain charts
+    assert not page.get_by_text("Page 0", exact=True).is_visible()  # Mesa's lone page tab
+    assert not page.get_by_text("This website runs on").is_visible()  # no banner over a chart
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=SCREENSHOTS / "explorer.png", full_page=True)
 
@@ -254,6 +256,7 @@ def test_play_runs_the_deal_to_its_outcome(explorer: tuple[Page, Problems]) -> N
     assert "wins" in text or "No decision" in text
     weeks = int(re.search(r"Cycle weeks\s+(\d+)", text).group(1))
     assert week_shown(page) == weeks  # the final week is drawn, not an earlier frame
+    assert "Press Reset" in page.locator(".play-ended").inner_text()
     page.wait_for_selector(f"text=Step: {weeks}")
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=SCREENSHOTS / "explorer-outcome.png", full_page=True)
