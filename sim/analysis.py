@@ -556,7 +556,18 @@ x {{ "{:,}".format(deals_per_point) }} deals; base scenario {{ scenario }}; seed
 high-quality deals and high regret are measured over purchases. Strategies meet the same deals
 at each point, so differences are paired. CSVs: <a href="summary.csv">summary.csv</a>,
 <a href="best.csv">best.csv</a>, <a href="wins.csv">wins.csv</a>,
-<a href="experiments.csv">experiments.csv</a>.</p>
+<a href="experiments.csv">experiments.csv</a>, <a href="findings.csv">findings.csv</a>.</p>
+{% if findings %}
+<h2>Findings</h2>
+<p class="note">Written from the tables below: the best strategy per metric and where it is not
+best (scenario discovery with PRIM on the paired per-point differences; see
+<code>buyingsim discover</code>), the condition that moves each metric most, and robustness.</p>
+<ul>
+{% for finding in findings %}
+<li>{{ finding }}</li>
+{% endfor %}
+</ul>
+{% endif %}
 {% if wins_table %}
 <h2>Points won by each strategy</h2>
 <p class="note">A win is clear when the paired 95% CI of the difference to the runner-up excludes zero.</p>
@@ -682,9 +693,10 @@ def write_report(
     metrics: list[str] | None = None,
     thresholds: dict[str, float] | None = None,
 ) -> Path:
-    """Write ``index.html`` (plots embedded, no external files needed) and the CSVs
-    ``experiments.csv``, ``summary.csv``, ``best.csv``, ``wins.csv``, ``robustness.csv`` into
-    ``out``; ``thresholds`` (metric -> value) add the satisficing shares."""
+    """Write ``index.html`` (plots embedded, no external files needed), opening with findings
+    in words, and the CSVs ``experiments.csv``, ``summary.csv``, ``best.csv``, ``wins.csv``,
+    ``robustness.csv``, ``findings.csv`` into ``out``; ``thresholds`` (metric -> value) add the
+    satisficing shares."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     chosen = _metrics(results, metrics)
@@ -692,6 +704,13 @@ def write_report(
     best = best_strategies(results, chosen)
     wins = win_counts(best)
     robust = robustness(results, chosen, thresholds)
+    from sim.explore.findings import findings
+
+    opening = findings(results, chosen, best, wins, robust)
+    pd.DataFrame(
+        [{"topic": f.topic, "metric": f.metric, "finding": f.text} for f in opening],
+        columns=["topic", "metric", "finding"],
+    ).to_csv(out / "findings.csv", index=False)
     results.experiments.to_csv(out / "experiments.csv", index=False)
     robust.to_csv(out / "robustness.csv", index=False)
     summary.to_csv(out / "summary.csv", index=False)
@@ -770,6 +789,7 @@ def write_report(
         version=results.manifest["package_version"],
         spec_hash=results.manifest["spec_hash"][:12],
         complete=results.complete,
+        findings=[f.text for f in opening],
         wins_table=wins_table,
         best_table=best_table,
         robust_table=robust_table,

@@ -206,3 +206,43 @@ def test_page_and_csvs_escape_user_text(tmp_path):
     assert set(boxes["parameter"]) == {"conflict_level", "information_volume"}
     for name in ("cases.csv", "prim_trajectory.csv", "cart_boxes.csv", "feature_scores.csv"):
         assert (tmp_path / name).stat().st_size > 0
+
+
+def test_findings_agree_with_the_tables_they_come_from():
+    from sim.analysis import best_strategies, marginal, robustness, win_counts
+    from sim.explore.findings import findings
+
+    results = synthetic_sweep()
+    best = best_strategies(results, ["purchase_ease"])
+    wins = win_counts(best)
+    robust = robustness(results, ["purchase_ease"])
+    found = {f.topic: f for f in findings(results, ["purchase_ease"], best, wins, robust)}
+    # best overall: the strategy winning most points, counted from the best-per-point table
+    counts = best["best"].value_counts()
+    assert found["best"].data["strategy"] == counts.index[0] == "B"  # A leads only in the planted corner
+    assert found["best"].data["points"] == counts.iloc[0] == 108 - 36
+    assert found["best"].data["clear"] == int(best.loc[best["best"] == "B", "clear"].sum())
+    assert found["best"].text.startswith("Purchase ease: B is best at 72 of 108 points")
+    # where it is not: the discovery box of "A beats B" is the planted corner
+    assert found["where"].data["pair"] == ("A", "B")
+    assert set(found["where"].data["limits"]) == {"conflict level >= 0.58", "information volume >= 1.1"}
+    # the strongest condition effect is the parameter with the widest range of B's pooled means
+    ranges = {p: np.ptp(marginal(results, p, ["purchase_ease"]).query("strategy == 'B'")["mean"])
+              for p in PARAMETERS}
+    assert found["effect"].data["parameter"] == max(ranges, key=ranges.get)
+    assert found["effect"].data["range"] == pytest.approx(max(ranges.values()))
+    # robustness: the smallest maximum regret in the robustness table
+    top = robust.sort_values("max_regret").iloc[0]
+    assert found["robustness"].data["strategy"] == top["strategy"]
+    assert found["robustness"].data["max_regret"] == pytest.approx(top["max_regret"])
+
+
+def test_a_single_swept_condition_is_enough():
+    table = planted_cases()[["conflict_level", "value"]]
+    table["qualifies"] = table["conflict_level"] > 0.6
+    found = discover_cases(table, ["conflict_level"], Question("outcome", "no_decision", 0.5))
+    smallest = table.loc[table["qualifies"], "conflict_level"].min()
+    assert found.cart_boxes[0].limits["lower"].item() == smallest  # the split, as the first value in
+    box = found.boxes[0]  # PRIM keeps the most coverage at a density of at least 80%
+    assert box.coverage == 1 and box.density >= 0.8
+    assert 0.5 < box.limits["lower"].item() <= smallest

@@ -315,3 +315,24 @@ def test_discover_mistakes_are_one_line(swept, tmp_path):
     for arguments, message in cases:
         line = one_line_error(runner.invoke(app, arguments))
         assert message in line, line
+
+
+def test_report_opens_with_findings_that_agree_with_its_tables(swept, tmp_path):
+    out = tmp_path / "report"
+    result = runner.invoke(app, ["report", str(swept), "--out", str(out),
+                                 "--metrics", "purchase_ease,regret"])
+    assert result.exit_code == 0, result.output
+    page = (out / "index.html").read_text()
+    assert page.index("<h2>Findings</h2>") < page.index("<h2>Points won") < page.index("<h2>Robustness")
+    found = pd.read_csv(out / "findings.csv")
+    wins = pd.read_csv(out / "wins.csv")
+    assert list(found["topic"].unique()) == ["best", "where", "effect", "robustness"]
+    for metric, text in found.query("topic == 'best'")[["metric", "finding"]].itertuples(index=False):
+        part = wins[wins["metric"] == metric].sort_values("points", ascending=False, kind="stable")
+        leader = part.iloc[0]
+        assert f"{leader['strategy'].replace('_', '-')} is best at" in text
+        assert f" {leader['points']} " in text or f"all {leader['points']} points" in text
+    robust = pd.read_csv(out / "robustness.csv")
+    for metric, text in found.query("topic == 'robustness'")[["metric", "finding"]].itertuples(index=False):
+        top = robust[robust["metric"] == metric].sort_values("max_regret", kind="stable").iloc[0]
+        assert f": {top['strategy'].replace('_', '-')} (maximum regret {top['max_regret']:.3f}" in text

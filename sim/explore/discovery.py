@@ -88,10 +88,15 @@ def _metric_name(metric: str) -> str:
     return label(metric).lower()
 
 
+def level_text(value: Any) -> str:
+    """A swept value as prose: whole numbers without decimals, others to three figures."""
+    return _number(value) if isinstance(value, int | float | np.integer | np.floating) else str(value)
+
+
 def _number(value: float) -> str:
     if isinstance(value, bool | np.bool_):
         return str(value).lower()
-    whole = isinstance(value, float) and value.is_integer() and abs(value) >= 1
+    whole = isinstance(value, float | np.floating) and float(value).is_integer() and abs(value) >= 1
     if isinstance(value, int | np.integer) or whole:
         return f"{int(value)}"
     return f"{value:.3g}"
@@ -380,6 +385,10 @@ def _cart_boxes(
     tree = cart.CART(x, y, mass_min=mass_min)
     tree.clf = DecisionTreeClassifier(min_samples_leaf=max(1, int(mass_min * len(x))), random_state=seed)
     tree.clf.fit(tree._x, y)
+    # The wrapper looks up a feature name for every node, leaves included (feature -2), which
+    # fails with a single feature; a placeholder name for index -2 is never read for a split.
+    if len(tree.feature_names) == 1:
+        tree.feature_names = [*tree.feature_names, "(leaf)"]
     boxes = []
     for box_lim, stats in zip(tree.boxes, tree.stats, strict=True):
         if stats["density"] < target - 1e-12 or stats["coverage"] == 0:
