@@ -1,4 +1,5 @@
-"""Compare page: the three strategies on the same N customers, with 95% confidence intervals.
+"""Compare page: the three strategies on the same N customers, with 95% confidence intervals
+(interactive charts, see :mod:`dashboards.charts`).
 
 Each strategy runs through the compiled engine on the same seed, the three in parallel
 threads, so the deals differ only by the focal vendor's strategy (common random numbers). Results are cached
@@ -23,11 +24,12 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
+import altair as alt
 import numpy as np
 import pandas as pd
 import solara
-from matplotlib.figure import Figure
 
+from dashboards.charts import Chart
 from dashboards.inputs import (
     FieldError,
     FieldMessage,
@@ -50,7 +52,6 @@ FIRST_LOOK = 8 * BLOCK_SIZE
 DEAL_CHOICES = [500, 1000, 2000, 5000, 10000]
 DISTRIBUTIONS = ("purchase_ease", "deal_size", "regret")
 RATES = ("no_decision", "high_quality_deal")
-FIGURE_DPI = 90
 # Finished comparisons kept for every session, least recently used dropped first, counted
 # with pandas' memory_usage. One of 10,000 deals per strategy holds about 12 MB (and costs
 # the server about 25 MB of resident memory), so about 17 of the largest fit.
@@ -240,46 +241,75 @@ def summary_html(comparison: Comparison) -> str:
     return f"<thead><tr>{head}</tr></thead><tbody>{''.join(lines)}</tbody>"
 
 
-def distributions_figure(comparison: Comparison) -> Figure:
-    """Histograms of purchase ease (all deals), deal size and regret (purchases)."""
-    figure = Figure(figsize=(11, 3.2), dpi=FIGURE_DPI)
-    panels = figure.subplots(1, len(DISTRIBUTIONS))
-    for axes, metric in zip(panels, DISTRIBUTIONS, strict=True):
+def metric_axis_title(metric: str) -> str:
+    """A metric's name with its unit, as an axis title."""
+    label, over = METRICS[metric]
+    unit = f"% of {'deals' if over == 'all' else 'purchases'}" if metric in RATES else (
+        "x ambition" if metric == "deal_size" else "index 0-1")
+    return f"{label.split(' (')[0]} ({unit})"
+
+
+def _strategy_colour() -> alt.Color:
+    return alt.Color("strategy:N", title="strategy", sort=list(STRATEGIES), scale=alt.Scale(
+        domain=list(STRATEGIES), range=[STRATEGY_COLOURS[name] for name in STRATEGIES]))
+
+
+def distributions_chart(comparison: Comparison) -> alt.HConcatChart:
+    """Histograms (as step lines) of purchase ease (all deals), deal size and regret
+    (purchases): the share of deals in each bin, from zero, one panel per metric."""
+    panels = []
+    for metric in DISTRIBUTIONS:
         values = {name: run.deals[metric].dropna().to_numpy(dtype=float)
                   for name, run in comparison.runs.items()}
         pooled = np.concatenate([v for v in values.values() if len(v)] or [np.zeros(1)])
-        bins = np.histogram_bin_edges(pooled, bins=30)
+        edges = np.histogram_bin_edges(pooled, bins=30)
+        rows = []
         for name, data in values.items():
-            if len(data):
-                axes.hist(data, bins=bins, histtype="step", linewidth=1.6, density=True,
-                          color=STRATEGY_COLOURS[name], label=name)
-                axes.axvline(data.mean(), color=STRATEGY_COLOURS[name], linestyle="--", linewidth=1)
-        label, over = METRICS[metric]
-        axes.set_title(f"{label} ({over}; dashed = mean)", fontsize=9)
-        axes.set_yticks([])
-    panels[0].legend(fontsize=8)
-    figure.tight_layout()
-    return figure
+            counts = np.histogram(data, bins=edges)[0] if len(data) else np.zeros(len(edges) - 1)
+            share = 100 * counts / max(len(data), 1)
+            rows += [{"strategy": name, "from": float(low), "to": float(high), "share": float(value),
+                      "mean": float(data.mean()) if len(data) else np.nan}
+                     for low, high, value in zip(edges[:-1], edges[1:], share, strict=True)]
+        frame = pd.DataFrame(rows)
+        over = "deals" if METRICS[metric][1] == "all" else "purchases"
+        x = alt.X("from:Q", title=metric_axis_title(metric), axis=alt.Axis(tickCount=5))
+        panels.append(alt.layer(
+            alt.Chart(frame).mark_line(interpolate="step-after", strokeWidth=2).encode(
+                x=x, y=alt.Y("share:Q", title=f"% of {over} per bin", scale=alt.Scale(zero=True)),
+                color=_strategy_colour(), tooltip=[
+                    "strategy:N", alt.Tooltip("from:Q", format=".3f"),
+                    alt.Tooltip("to:Q", format=".3f"),
+                    alt.Tooltip("share:Q", title=f"% of {over}", format=".1f")]),
+            alt.Chart(frame.drop_duplicates("strategy")).mark_rule(strokeDash=[5, 3]).encode(
+                x="mean:Q", color=_strategy_colour(),
+                tooltip=["strategy:N", alt.Tooltip("mean:Q", format=".3f")]),
+        ).properties(width=175, height=200, title=f"{METRICS[metric][0].split(' (')[0]} (dashed = mean)"))
+    return alt.hconcat(*panels, spacing=16)
 
 
-def intervals_figure(comparison: Comparison) -> Figure:
-    """Mean and 95% CI of each headline metric, one panel per metric, one point per strategy."""
-    figure = Figure(figsize=(11, 2.8), dpi=FIGURE_DPI)
-    panels = figure.subplots(1, len(HEADLINE))
-    positions = np.arange(len(STRATEGIES))
-    for axes, metric in zip(panels, HEADLINE, strict=True):
+def intervals_chart(comparison: Comparison) -> alt.VConcatChart:
+    """Mean and 95% CI of each headline metric per strategy, one panel per metric, every
+    axis from zero (rates in percent)."""
+    panels = []
+    for metric in HEADLINE:
         row = comparison.table.loc[metric]
         scale = 100 if metric in RATES else 1
-        for position, name in zip(positions, STRATEGIES, strict=True):
-            mean = row[name] * scale
-            error = [[mean - row[f"{name}_ci_low"] * scale], [row[f"{name}_ci_high"] * scale - mean]]
-            axes.errorbar(position, mean, yerr=error, fmt="o", capsize=5,
-                          color=STRATEGY_COLOURS[name])
-        axes.set_xticks(positions, [name.replace("_", "\n") for name in STRATEGIES], fontsize=8)
-        axes.set_xlim(-0.6, len(STRATEGIES) - 0.4)
-        axes.set_title(METRICS[metric][0] + (" (%)" if metric in RATES else ""), fontsize=9)
-    figure.tight_layout()
-    return figure
+        frame = pd.DataFrame([{"strategy": name, "mean": row[name] * scale,
+                               "low": row[f"{name}_ci_low"] * scale,
+                               "high": row[f"{name}_ci_high"] * scale} for name in STRATEGIES])
+        y = alt.Y("strategy:N", title=None, sort=list(STRATEGIES))
+        tooltip = ["strategy:N", alt.Tooltip("mean:Q", format=".3f"),
+                   alt.Tooltip("low:Q", title="95% CI from", format=".3f"),
+                   alt.Tooltip("high:Q", title="95% CI to", format=".3f")]
+        base = alt.Chart(frame)
+        panels.append(alt.layer(
+            base.mark_rule(strokeWidth=3).encode(
+                x=alt.X("low:Q", title=metric_axis_title(metric), scale=alt.Scale(zero=True)),
+                x2="high:Q", y=y, color=_strategy_colour(), tooltip=tooltip),
+            base.mark_point(filled=True, size=120).encode(x="mean:Q", y=y, color=_strategy_colour(),
+                                                          tooltip=tooltip),
+        ).properties(width=520, height=90))
+    return alt.vconcat(*panels, spacing=12).resolve_scale(x="independent")
 
 
 @solara.component
@@ -365,8 +395,8 @@ def ComparePage() -> None:  # noqa: N802 (Solara components)
 @solara.component
 def ComparisonView(comparison: Comparison) -> None:  # noqa: N802 (Solara components)
     """The table, the intervals and the distributions of one comparison (partial or full)."""
-    figures = solara.use_memo(
-        lambda: (intervals_figure(comparison), distributions_figure(comparison)),
+    charts = solara.use_memo(
+        lambda: (intervals_chart(comparison), distributions_chart(comparison)),
         dependencies=[comparison],
     )
     part = "" if comparison.complete else f" (first {comparison.n_deals:,} of {comparison.target:,})"
@@ -374,12 +404,12 @@ def ComparisonView(comparison: Comparison) -> None:  # noqa: N802 (Solara compon
                      f"seed {comparison.seed}", classes=["compare-results"]):
         state = "complete" if comparison.complete else "partial"
         solara.HTML(tag="table", unsafe_innerHTML=summary_html(comparison),
-                    classes=["summary", state])
+                    classes=["summary", state], style={"font-size": "15px"})
         timing = (f"Simulated {len(STRATEGIES) * comparison.n_deals:,} deals in "
                   f"{comparison.seconds:.1f} s" + (" (cached afterwards)." if comparison.complete
                                                    else f"; continuing to {comparison.target:,} each."))
         solara.Text(timing, style={"font-size": "0.8em", "color": "grey"})
-    with solara.Card("Means with 95% confidence intervals"):
-        solara.FigureMatplotlib(figures[0], dependencies=[comparison], format="png")
+    with solara.Card("Means with 95% confidence intervals (every axis from zero)"):
+        Chart(charts[0], classes=["intervals-chart"])
     with solara.Card("Distributions"):
-        solara.FigureMatplotlib(figures[1], dependencies=[comparison], format="png")
+        Chart(charts[1], classes=["distributions-chart"])

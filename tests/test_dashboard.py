@@ -201,6 +201,12 @@ def test_figures_draw_every_week_and_the_outcome() -> None:
     assert "<script" not in explorer.html_rows({"<script>": "x"})
 
 
+def chart_rows(spec: dict, part: dict) -> list[dict]:
+    """The data rows a part of an Altair specification draws (Altair keeps them by name)."""
+    data = part.get("data") or part["layer"][0]["data"]
+    return data["values"] if "values" in data else spec["datasets"][data["name"]]
+
+
 def test_comparison_is_the_engine_on_the_same_deals(monkeypatch: pytest.MonkeyPatch) -> None:
     """A first look is whole engine blocks; the final rows equal a plain sim.simulate run."""
     monkeypatch.setattr(compare, "_cache", OrderedDict())
@@ -220,8 +226,19 @@ def test_comparison_is_the_engine_on_the_same_deals(monkeypatch: pytest.MonkeyPa
     header, *rows = compare.summary_rows(final)
     assert header == ["metric", "over", *compare.STRATEGIES]
     assert len(rows) == len(sim.results.HEADLINE)
-    for make in (compare.intervals_figure, compare.distributions_figure):
-        assert make(final).axes
+    spec = compare.intervals_chart(final).to_dict()
+    for panel, metric in zip(spec["vconcat"], sim.results.HEADLINE, strict=True):  # the table, charted
+        scale = 100 if metric in compare.RATES else 1
+        shown = {row["strategy"]: row["mean"] for row in chart_rows(spec, panel)}
+        assert shown == pytest.approx({name: final.table.loc[metric, name] * scale
+                                       for name in compare.STRATEGIES})
+        assert panel["layer"][0]["encoding"]["x"]["scale"]["zero"] is True
+    spec = compare.distributions_chart(final).to_dict()
+    assert len(spec["hconcat"]) == len(compare.DISTRIBUTIONS)
+    for panel in spec["hconcat"]:
+        rows = pd.DataFrame(chart_rows(spec, panel["layer"][0]))
+        assert rows.groupby("strategy")["share"].sum().to_numpy() == pytest.approx(100.0)
+        assert "(" in panel["layer"][0]["encoding"]["x"]["title"]  # a unit on every axis
 
 
 def test_comparisons_are_cached_and_computed_once(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -309,7 +309,8 @@ def test_compare_page_shows_the_three_strategies(server: Server, browser: Browse
         assert any(row.startswith(label) for row in rows), rows
     assert all(row.count("[") == 3 for row in rows)  # a 95% CI for each strategy
     assert "2,000 deals per strategy" in page.locator(".compare-results").first.inner_text()
-    assert page.locator(".compare-page img").count() == 2  # intervals and distributions
+    page.wait_for_selector(".distributions-chart .vega-chart[data-rendered='yes'] svg")
+    page.wait_for_selector(".intervals-chart .vega-chart[data-rendered='yes'] svg")
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=SCREENSHOTS / "compare.png", full_page=True)
     problems.check(page)
@@ -549,3 +550,15 @@ def test_designer_charts_render_offline_legibly_and_sweep_a_condition(
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.locator(".sweep-card").screenshot(path=SCREENSHOTS / "designer-sweep.png")
     problems.check(page)  # nothing fetched beyond this machine, no script errors
+
+
+def test_compare_charts_render_offline_and_legibly(server: Server, browser: Browser) -> None:
+    page, problems = open_page(browser, server.url + "/compare", 1280, 800)
+    for chart in (".intervals-chart", ".distributions-chart"):
+        rendered = chart + " .vega-chart[data-rendered='yes']"
+        page.wait_for_selector(rendered + " svg")
+        assert page.evaluate(SMALLEST_TEXT, rendered) >= 14
+    texts = page.evaluate(CHART_TEXTS, ".intervals-chart")
+    assert "No-decision rate (% of deals)" in texts and "Deal size (x ambition)" in texts
+    assert "0" in texts  # rate axes start at zero
+    problems.check(page)
