@@ -25,7 +25,10 @@ from pathlib import Path
 
 import psutil
 
-from sim.sweep import SweepSpec, load_sweep, parse_sweep_spec, run_sweep
+from sim.explore.design import parse_sweep_spec
+from sim.explore.runner import run_sweep
+from sim.explore.spec import SweepSpec
+from sim.explore.store import load_sweep
 
 STRATEGIES = ["seller_led", "digital_first", "sense_making"]
 

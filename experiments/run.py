@@ -24,18 +24,19 @@ from pathlib import Path
 
 import pandas as pd
 
-from sim.analysis import (
+from sim.explore.analysis import (
     best_strategies,
     label,
     paired_difference,
     point_summary,
     subset,
     win_counts,
-    write_report,
 )
+from sim.explore.report import write_report
+from sim.explore.runner import run_sweep
+from sim.explore.sensitivity import write_sensitivity_report
+from sim.explore.store import SweepResults, load_sweep
 from sim.results import PERCENT_METRICS
-from sim.sensitivity import write_sensitivity_report
-from sim.sweep import SweepResults, load_sweep, run_sweep
 from sim.sweep_cli import ProgressBar
 
 EXPERIMENTS = Path(__file__).resolve().parent

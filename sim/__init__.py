@@ -23,7 +23,7 @@ from sim.strategies import BUILTIN_STRATEGIES, Strategy
 
 if TYPE_CHECKING:
     from sim.explore.discovery import discover
-    from sim.sweep import load_sweep
+    from sim.explore.store import load_sweep
 
 __version__ = "0.1.0"
 __all__ = [
@@ -42,7 +42,7 @@ __all__ = [
 ]
 
 # Loaded on first use, so `import sim` does not load the sweep and discovery machinery.
-_LAZY = {"load_sweep": "sim.sweep", "discover": "sim.explore.discovery"}
+_LAZY = {"load_sweep": "sim.explore.store", "discover": "sim.explore.discovery"}
 
 
 def __getattr__(name: str) -> Any:

@@ -27,16 +27,11 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
+from sim.explore.design import load_sweep_plan
+from sim.explore.runner import SweepProgress, SweepRun, run_sweep
+from sim.explore.spec import SweepError, SweepKind
+from sim.explore.store import load_sweep
 from sim.scenario import ScenarioError
-from sim.sweep import (
-    SweepError,
-    SweepKind,
-    SweepProgress,
-    SweepRun,
-    load_sweep,
-    load_sweep_plan,
-    run_sweep,
-)
 
 console = Console()
 error_console = Console(stderr=True)
@@ -276,7 +271,7 @@ def report(
     Metrics per point and strategy with 95% CIs, the best strategy per point with its paired
     margin over the runner-up, line plots against each parameter, heatmaps over pairs.
     """
-    from sim.analysis import write_report
+    from sim.explore.report import write_report
 
     with _interruptible():
         results = load_sweep(directory)
@@ -297,7 +292,7 @@ def report(
 
 def _thresholds(entries: list[str], metrics: list[str]) -> dict[str, float]:
     """``--satisfice METRIC=VALUE`` entries as a mapping; one-line errors for bad entries."""
-    from sim.analysis import DIRECTION
+    from sim.explore.analysis import DIRECTION
 
     thresholds: dict[str, float] = {}
     for entry in entries:
@@ -334,7 +329,7 @@ def sensitivity(
     Sobol or Morris, as the spec's sensitivity table says; writes indices, plots and an HTML
     page, and keeps the simulated points in a resumable results directory.
     """
-    from sim.sensitivity import write_sensitivity_report
+    from sim.explore.sensitivity import write_sensitivity_report
 
     out = out or Path("output") / f"{spec.stem}-sensitivity"
     with _interruptible():

@@ -19,7 +19,7 @@ from sim.explore.discovery import (
     effective_target,
     write_discovery,
 )
-from sim.sweep import SweepResults
+from sim.explore.store import SweepResults
 
 PARAMETERS = ["conflict_level", "information_volume", "group_size"]
 
@@ -209,7 +209,7 @@ def test_page_and_csvs_escape_user_text(tmp_path):
 
 
 def test_findings_agree_with_the_tables_they_come_from():
-    from sim.analysis import best_strategies, marginal, robustness, win_counts
+    from sim.explore.analysis import best_strategies, marginal, robustness, win_counts
     from sim.explore.findings import findings
 
     results = synthetic_sweep()

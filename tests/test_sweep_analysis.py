@@ -10,9 +10,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sim.analysis import best_strategies, marginal, outcomes_table, point_summary, win_counts
+from sim.explore.analysis import best_strategies, marginal, outcomes_table, point_summary, win_counts
+from sim.explore.store import SweepResults
 from sim.results import mean_ci
-from sim.sweep import SweepResults
 
 
 def results_with(deals: pd.DataFrame, experiments: pd.DataFrame,
@@ -91,7 +91,7 @@ def test_marginal_and_outcomes_table(synthetic):
 
 
 def test_paired_difference_overall_and_by_parameter(synthetic):
-    from sim.analysis import paired_difference
+    from sim.explore.analysis import paired_difference
 
     by_level = paired_difference(synthetic, "B", "A", "purchase_ease", by="conflict_level")
     assert by_level.set_index("conflict_level")["mean"].to_dict() == pytest.approx(
@@ -102,7 +102,7 @@ def test_paired_difference_overall_and_by_parameter(synthetic):
 
 
 def test_many_distinct_values_are_binned_for_plots():
-    from sim.analysis import levels
+    from sim.explore.analysis import levels
 
     few = pd.Series([0.2, 0.5, 0.8, 0.5])
     assert levels(few).equals(few)
@@ -139,7 +139,7 @@ def grid_of_four() -> SweepResults:
 def test_heatmap_margins_are_the_tables_paired_differences(grid_of_four, metric):
     """One point per cell: the heatmap's margin, its sign and its clarity equal the best-per-
     point table's (regret is lower for B, so the difference is negative, not its size)."""
-    from sim.analysis import heatmap_margins
+    from sim.explore.analysis import heatmap_margins
 
     margins = heatmap_margins(grid_of_four, "conflict_level", "group_size", metric)
     table = best_strategies(grid_of_four, [metric]).set_index(["conflict_level", "group_size"])

@@ -16,7 +16,7 @@ import pytest
 from typer.testing import CliRunner
 
 from sim.cli import app
-from sim.sweep import CHUNK_DIR, load_sweep
+from sim.explore.store import CHUNK_DIR, load_sweep
 
 SPEC = """
 name = "cli"

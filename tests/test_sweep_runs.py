@@ -15,21 +15,11 @@ import pandas as pd
 import psutil
 import pytest
 
-from sim.sweep import (
-    CHUNK_DIR,
-    MANIFEST_NAME,
-    TEMP_PREFIX,
-    ChunkResult,
-    ChunkTask,
-    SweepError,
-    SweepStore,
-    SweepWarning,
-    compute_chunk,
-    load_sweep,
-    load_sweep_spec,
-    plan_sweep,
-    run_sweep,
-)
+from sim.explore.chunks import compute_chunk
+from sim.explore.design import ChunkResult, ChunkTask, load_sweep_spec, plan_sweep
+from sim.explore.runner import run_sweep
+from sim.explore.spec import SweepError, SweepWarning
+from sim.explore.store import CHUNK_DIR, MANIFEST_NAME, TEMP_PREFIX, SweepStore, load_sweep
 
 # 4 points x 2 strategies x 300 deals; chunks of 256 deals (the last one partial): 16 chunks.
 SPEC = """
@@ -104,7 +94,8 @@ def test_dask_local_cluster_gives_identical_rows(spec_file, reference, tmp_path)
 
 def test_runner_killed_with_sigkill_resumes_to_identical_rows(spec_file, reference, tmp_path):
     out = tmp_path / "killed"
-    script = f"from sim.sweep import run_sweep; run_sweep({str(spec_file)!r}, {str(out)!r}, workers=2)"
+    script = (f"from sim.explore.runner import run_sweep; "
+              f"run_sweep({str(spec_file)!r}, {str(out)!r}, workers=2)")
     runner = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.DEVNULL,
                               stderr=subprocess.PIPE)
     deadline = time.monotonic() + 120
@@ -235,7 +226,7 @@ def test_changed_model_code_is_refused_on_resume_and_on_workers(spec_file, tmp_p
                                                                  monkeypatch):
     out = tmp_path / "model"
     run_sweep(spec_file, out, workers=1)
-    monkeypatch.setattr("sim.sweep.model_fingerprint", lambda: "edited-model")
+    monkeypatch.setattr("sim.explore.store.model_fingerprint", lambda: "edited-model")
     with pytest.raises(SweepError, match="model code changed"):
         run_sweep(spec_file, out, workers=1)
     monkeypatch.undo()

@@ -9,16 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sim.sweep import (
-    SweepError,
-    apply_point,
-    check_scheduler_address,
-    load_scheduler_security,
-    load_sweep_spec,
-    parse_sweep_spec,
-    plan_sweep,
-    point_seed,
-)
+from sim.explore.design import apply_point, load_sweep_spec, parse_sweep_spec, plan_sweep, point_seed
+from sim.explore.executors import check_scheduler_address, load_scheduler_security
+from sim.explore.spec import SweepError
 
 BASE = {"name": "t", "scenario": "baseline", "seed": 5, "deals_per_point": 500,
         "strategies": ["seller_led", "sense_making"]}

@@ -23,11 +23,11 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 import pandas as pd
 
+from sim.explore.spec import SweepError
 from sim.palette import strategy_label
-from sim.sweep import SweepError
 
 if TYPE_CHECKING:
-    from sim.sweep import SweepResults
+    from sim.explore.store import SweepResults
 
 DEFAULT_DENSITY = 0.8  # share of a box's points that must be cases of interest
 DEFAULT_MASS_MIN = 0.05  # smallest box, as a share of all points
@@ -83,7 +83,7 @@ class Question:
 
 
 def _metric_name(metric: str) -> str:
-    from sim.analysis import label
+    from sim.explore.analysis import label
 
     return label(metric).lower()
 
@@ -111,7 +111,7 @@ def contrast_question(
     clear: bool = False,
 ) -> Question:
     """A checked contrast question: both strategies and the metric (with a direction) exist."""
-    from sim.analysis import DIRECTION
+    from sim.explore.analysis import DIRECTION
 
     for name in (first, second):
         if name not in results.strategies:
@@ -164,7 +164,7 @@ def cases(results: SweepResults, question: Question) -> pd.DataFrame:
     strategy): the parameters, the ``value`` behind the question with its 95% CI, and
     ``qualifies`` (a case of interest). Points without a value (e.g. no paired purchases) are
     left out."""
-    from sim.analysis import point_contrast, point_summary
+    from sim.explore.analysis import point_contrast, point_summary
 
     if question.kind == "contrast":
         table = point_contrast(results, question.first, question.second, question.metric)  # type: ignore[arg-type]
@@ -535,7 +535,7 @@ def discover(
     ``above`` or ``below`` a value, under ``strategy`` or each strategy). ``results`` is a
     loaded sweep or its results directory. Mistakes raise a one-line :class:`DiscoveryError`.
     """
-    from sim.sweep import SweepResults, load_sweep
+    from sim.explore.store import SweepResults, load_sweep
 
     if not isinstance(results, SweepResults):
         results = load_sweep(results)
@@ -564,7 +564,7 @@ def discover(
 def plot_trajectory(discovery: Discovery) -> Any:
     """The coverage/density trade-off along each PRIM peeling trajectory, coloured by the
     number of restricted parameters, the chosen boxes ringed."""
-    from sim.analysis import _pyplot
+    from sim.explore.html import _pyplot
 
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(5.2, 3.8))
@@ -590,7 +590,7 @@ def plot_trajectory(discovery: Discovery) -> Any:
 
 
 def plot_feature_scores(discovery: Discovery) -> Any:
-    from sim.analysis import _pyplot
+    from sim.explore.html import _pyplot
 
     plt = _pyplot()
     scores = discovery.feature_scores.iloc[::-1]
@@ -606,7 +606,7 @@ def plot_feature_scores(discovery: Discovery) -> Any:
 def plot_cases(discovery: Discovery) -> Any:
     """The swept points on the two highest-scoring parameters, qualifying ones filled, with the
     first PRIM box drawn where it restricts those two."""
-    from sim.analysis import _pyplot
+    from sim.explore.html import _pyplot
 
     plt = _pyplot()
     numeric = [p for p in discovery.feature_scores["parameter"]
@@ -661,7 +661,7 @@ def cart_text(discovery: Discovery) -> str:
 def write_discovery(discovery: Discovery, out: str | Path, name: str = "") -> Path:
     """Write ``index.html`` (charts embedded) and the CSVs ``cases.csv``, ``prim_trajectory.csv``,
     ``prim_boxes.csv``, ``cart_boxes.csv`` and ``feature_scores.csv`` into ``out``."""
-    from sim.analysis import figure_png, html_table, png_data_uri, render_page
+    from sim.explore.html import figure_png, html_table, png_data_uri, render_page
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)

@@ -18,7 +18,7 @@ from sim.explore.discovery import DiscoveryError, discover, level_text
 from sim.palette import strategy_label
 
 if TYPE_CHECKING:
-    from sim.sweep import SweepResults
+    from sim.explore.store import SweepResults
 
 MAX_DISCOVERY_METRICS = 3  # discovery runs for the first metrics only (a few seconds each)
 
@@ -38,7 +38,7 @@ def _value(value: float) -> str:
 
 
 def _name(metric: str) -> str:
-    from sim.analysis import label
+    from sim.explore.analysis import label
 
     return label(metric)
 
@@ -118,7 +118,7 @@ def where_findings(results: SweepResults, wins: pd.DataFrame, best: pd.DataFrame
 def effect_findings(results: SweepResults, wins: pd.DataFrame, metrics: list[str]) -> list[Finding]:
     """Per metric: the swept condition that moves the leading strategy's mean most (deals
     pooled over the other conditions at each level), from its lowest to its highest level."""
-    from sim.analysis import marginal
+    from sim.explore.analysis import marginal
 
     varied = [p for p in results.parameters if results.experiments[p].nunique() > 1]
     lead = leaders(wins, results.strategies)
@@ -149,7 +149,7 @@ def effect_findings(results: SweepResults, wins: pd.DataFrame, metrics: list[str
 def robustness_findings(robust: pd.DataFrame) -> list[Finding]:
     """Per metric: the strategy with the smallest maximum regret (ties: the better mean), its
     worst case, and the largest shortfall of the others; satisficing shares when given."""
-    from sim.analysis import DIRECTION
+    from sim.explore.analysis import DIRECTION
 
     found = []
     for metric, part in robust.groupby("metric", sort=False):

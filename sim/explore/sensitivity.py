@@ -1,12 +1,10 @@
 """Global sensitivity analysis of sweep outcomes with SALib (``buyingsim sensitivity SPEC``).
 
-The spec's uncertainties with ``low``/``high`` ranges span the input space; SALib draws the
-design (Sobol/Saltelli: N x (D + 2) points, first-order and total indices; Morris: N
-trajectories of D + 1 points, elementary effects). Each design point runs through the same
-resumable sweep store as ``buyingsim sweep``, under every strategy on the same deals; the
-outcome of a point is the mean of a metric over its deals (over purchases where the metric
-says so). A ``contrast = [a, b]`` also analyses the paired difference of strategy a over b,
-which tells which buyer conditions drive one strategy's advantage.
+The design (Sobol/Saltelli or Morris) is drawn in :mod:`sim.explore.design` and run through
+the same resumable store as any sweep; the outcome of a point is the mean of a metric over its
+deals (over purchases where the metric says so). A ``contrast = [a, b]`` also analyses the
+paired difference of strategy a over b, which tells which buyer conditions drive one
+strategy's advantage.
 """
 
 from __future__ import annotations
@@ -18,62 +16,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from sim.analysis import _values, figure_png, html_table, label, png_data_uri, render_page, subset
+from sim.explore.analysis import _values, label, subset
+from sim.explore.html import figure_png, html_table, png_data_uri, render_page
 
 if TYPE_CHECKING:
-    from sim.sweep import Parameter, SweepResults, SweepSpec
+    from sim.explore.store import SweepResults
 
-
-def _problem(parameters: list[Parameter]) -> dict[str, Any]:
-    return {
-        "num_vars": len(parameters),
-        "names": [p.name for p in parameters],
-        "bounds": [list(p.sampling_bounds()) for p in parameters],
-    }
-
-
-def sensitivity_design(
-    spec: SweepSpec, parameters: list[Parameter]
-) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    """The SALib design as sweep points, plus what the analysis needs (method, problem and the
-    raw sample matrix) to store in the manifest."""
-    from sim.sweep import SweepError
-
-    settings = spec.sensitivity
-    if settings is None:
-        raise SweepError(
-            f"{spec.source}: a sensitivity run needs a [sensitivity] table "
-            '(method = "sobol" or "morris", samples = N)'
-        )
-    if not parameters:
-        raise SweepError(f"{spec.source}: a sensitivity run needs at least one uncertainty")
-    for parameter in parameters:
-        if parameter.values is not None:
-            raise SweepError(
-                f"{spec.source}: field uncertainties.{parameter.name}: sensitivity "
-                "analysis needs a range (low and high), not values"
-            )
-    problem = _problem(parameters)
-    seed = spec.seed % 2**32
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        if settings.method == "sobol":
-            from SALib.sample import sobol as sobol_sample
-
-            matrix = sobol_sample.sample(problem, settings.samples, calc_second_order=False, seed=seed)
-        else:
-            from SALib.sample import morris as morris_sample
-
-            matrix = morris_sample.sample(problem, settings.samples, num_levels=settings.levels, seed=seed)
-    columns = [p.from_range(matrix[:, j]) for j, p in enumerate(parameters)]
-    points = [{p.name: columns[j][i] for j, p in enumerate(parameters)} for i in range(len(matrix))]
-    extra = {
-        "method": settings.method,
-        "problem": problem,
-        "levels": settings.levels,
-        "matrix": matrix.tolist(),
-    }
-    return points, extra
 
 
 def point_outcomes(
@@ -106,7 +54,7 @@ def analyse(results: SweepResults) -> pd.DataFrame:
     """
     design = results.manifest.get("design") or {}
     if "method" not in design:
-        from sim.sweep import SweepError
+        from sim.explore.spec import SweepError
 
         raise SweepError(f"{results.directory}: not a sensitivity run (run `buyingsim sensitivity`)")
     spec = results.manifest["spec"]
@@ -169,7 +117,7 @@ def _indices(
 def plot_indices(indices: pd.DataFrame, target: str) -> Any:
     """Bar charts of one target's indices: a panel per outcome, a bar group per parameter
     (Sobol: S1 and ST with 95% CIs; Morris: mu* with its CI, and sigma)."""
-    from sim.analysis import _pyplot
+    from sim.explore.html import _pyplot
 
     plt = _pyplot()
     part = indices[indices["target"] == target]
@@ -240,3 +188,4 @@ def write_sensitivity_report(results: SweepResults, out: str | Path) -> tuple[Pa
     path = out / "index.html"
     path.write_text(document, encoding="utf-8")
     return path, indices
+
