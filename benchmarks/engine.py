@@ -1,11 +1,9 @@
 """Engine throughput (deals per second on one core) and peak memory for large runs.
 
-Usage: python benchmarks/engine.py [--deals N] [--repeats R] [--million] [--compare] [--profile]
+Usage: python benchmarks/engine.py [--deals N] [--repeats R] [--million] [--profile]
 Prints the median of several runs; the machine is noisy, so quote medians. ``--million``
 also streams 1,000,000 deals chunk by chunk (as ``buyingsim run`` and sweeps do) in a child
-process and reports its peak resident memory. ``--compare`` also runs the frozen numpy engine
-(``benchmarks/numpy_reference``, float32, as it shipped before the compiled kernels) in the
-same run and compares speed and headline means. ``--profile`` splits the time of one run into
+process and reports its peak resident memory. ``--profile`` splits the time of one run into
 kernels, customers, outcomes and the rest (pandas, Python).
 """
 
@@ -46,32 +44,6 @@ def summary(label: str, rates: list[float]) -> str:
         f"{label}: median {statistics.median(rates):,.0f} deals/s on one core "
         f"(min {min(rates):,.0f}, max {max(rates):,.0f}, {len(rates)} runs)"
     )
-
-
-def compare(scenario, deals: int, repeats: int, strategy: str | None) -> None:
-    """The frozen numpy engine and the compiled one, same machine, same run."""
-    import numpy as np
-
-    from benchmarks.numpy_reference import load
-    from sim.engine import simulate_frame
-
-    reference = load(np.float32).simulate_frame
-    old = throughput(reference, scenario, max(deals // 5, 1000), repeats, strategy)
-    new = throughput(simulate_frame, scenario, deals, repeats, strategy)
-    print(summary("numpy engine (frozen, float32)", old))
-    print(summary("compiled kernels (float64)", new))
-    print(f"speed-up: {statistics.median(new) / statistics.median(old):.1f}x")
-    # Headline means on the same customers (the weekly random numbers differ between engines).
-    frames = {
-        "numpy": reference(scenario, deals, 99, strategy),
-        "kernels": simulate_frame(scenario, deals, 99, strategy),
-    }
-    print(f"headline means over {deals:,} deals, seed 99 (difference / its standard error):")
-    for column in HEADLINE:
-        a, b = (frames[name][column].astype(float).dropna() for name in ("numpy", "kernels"))
-        error = (a.var() / len(a) + b.var() / len(b)) ** 0.5
-        z = (b.mean() - a.mean()) / error
-        print(f"  {column:15s} numpy {a.mean():8.4f}  kernels {b.mean():8.4f}  z = {z:+.1f}")
 
 
 def profile(scenario, deals: int, strategy: str | None) -> None:
@@ -125,7 +97,6 @@ def main() -> None:
     parser.add_argument("--deals", type=int, default=20_000)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--million", action="store_true", help="also stream 1,000,000 deals")
-    parser.add_argument("--compare", action="store_true", help="also run the frozen numpy engine")
     parser.add_argument("--profile", action="store_true", help="split the time of one run")
     parser.add_argument("--stream", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -138,11 +109,7 @@ def main() -> None:
     print(f"kernels ready in {warm_up():.1f} s")
     loaded = sim.load_scenario(args.scenario)
     label = f"{args.scenario} ({args.strategy or 'scenario mix'}): {args.deals:,} deals x {args.repeats}"
-    if args.compare:
-        print(label)
-        compare(loaded, args.deals, args.repeats, args.strategy)
-    else:
-        print(summary(label, throughput(simulate_frame, loaded, args.deals, args.repeats, args.strategy)))
+    print(summary(label, throughput(simulate_frame, loaded, args.deals, args.repeats, args.strategy)))
     if args.profile:
         profile(loaded, args.deals, args.strategy)
     if args.million:

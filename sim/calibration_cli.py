@@ -11,7 +11,7 @@ import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
-from sim.calibration import DEFAULTS_FILE, Calibration, write_defaults
+from sim.calibration import DEFAULTS_FILE, Calibration, write_defaults, write_ensemble
 from sim.engine import MAX_SEED
 
 MAX_WORKERS = 64  # worker processes; more would only exhaust the machine
@@ -33,7 +33,12 @@ def register(app: typer.Typer) -> None:
     @app.command()
     def calibrate(
         trials: Annotated[int, typer.Option(min=1, help="Completed trials the study should hold.")] = 150,
-        deals: Annotated[int, typer.Option("--deals", "-n", min=500, help="Market deals per trial.")] = 4000,
+        deals: Annotated[
+            int, typer.Option("--deals", "-n", min=500, help="Market deals per seed in each trial.")
+        ] = 10_000,
+        seeds: Annotated[
+            int, typer.Option(min=1, max=16, help="Seeds whose deals each trial pools (seed, seed+1, ...).")
+        ] = 2,
         seed: Annotated[
             int, typer.Option("--seed", "-s", min=0, max=MAX_SEED, help="Simulation and sampler seed.")
         ] = 7,
@@ -63,7 +68,9 @@ def register(app: typer.Typer) -> None:
         check_deals(deals)
         if polish:
             check_deals(polish, "--polish")
-        calibration = Calibration(n_trials=trials, n_deals=deals, seed=seed, workers=workers, storage=storage)
+        calibration = Calibration(
+            n_trials=trials, n_deals=deals, seed=seed, n_seeds=seeds, workers=workers, storage=storage
+        )
         bar = Progress(
             TextColumn("calibrating"),
             BarColumn(),
@@ -79,15 +86,21 @@ def register(app: typer.Typer) -> None:
                 progress=lambda done, total, best: bar.update(task, completed=done, best=f"{best:.3f}")
             )
         parameters, objective = calibration.best()
-        console.print(f"best objective {objective:.4f} after {trials} trials ({deals:,} deals each)")
+        console.print(
+            f"best objective {objective:.4f} after {trials} trials ({deals:,} deals x {seeds} seeds each)"
+        )
         if polish:
             with error_console.status(f"refitting judgements on {polish:,} deals"), user_errors():
                 parameters, objective = calibration.polish(parameters, polish)
             console.print(f"objective {objective:.4f} after refitting judgements on {polish:,} deals")
         if write:
             with user_errors():
-                path = write_defaults(parameters, objective, trials, deals, seed, polish_deals=polish)
-            console.print(f"wrote {shown(path)}")
+                path = write_defaults(
+                    parameters, objective, trials, deals, seed, polish_deals=polish, n_seeds=seeds
+                )
+                ensemble = calibration.ensemble()
+                ensemble_path = write_ensemble(ensemble, trials)
+            console.print(f"wrote {shown(path)} and {shown(ensemble_path)} ({len(ensemble)} acceptable fits)")
         else:
             console.print(
                 f"not written: the fit would replace {shown(DEFAULTS_FILE)}; rerun the same command "
@@ -108,11 +121,38 @@ def register(app: typer.Typer) -> None:
         out: Annotated[Path, typer.Option(help="Folder for replication.md, .html, .csv and plots.")] = Path(
             "output/replication"
         ),
+        prediction_deals: Annotated[
+            int, typer.Option(min=500, help="Market deals per strategy for the strategy predictions.")
+        ] = 5000,
+        ensemble: Annotated[
+            bool,
+            typer.Option(
+                "--ensemble",
+                help="Also rerun the strategy comparison under every acceptable fit "
+                "(scenarios/ensemble.toml).",
+            ),
+        ] = False,
+        ensemble_deals: Annotated[
+            int, typer.Option(min=200, help="Baseline deals per strategy and fit for --ensemble.")
+        ] = 2000,
     ) -> None:
-        """Print the replication table: each research figure, its band, the simulated value with
-        a 95% CI (bootstrap) and pass/miss; write Markdown and HTML versions."""
-        from sim.replication import BOOTSTRAP_SAMPLES, formatted, replicate, write_report
-        from sim.research import FIGURES
+        """Print the replication table (each research figure, its band, the simulated value with
+        a 95% CI and pass/miss), the held-out patterns and the strategy differences, which are
+        predictions (nothing about strategies is fitted); with --ensemble, how robust each
+        strategy conclusion is across the acceptable fits. Writes Markdown, HTML and CSVs."""
+        from sim.ensemble import conclusions, load_ensemble, strategy_robustness
+        from sim.replication import (
+            BOOTSTRAP_SAMPLES,
+            formatted,
+            formatted_held_out,
+            formatted_predictions,
+            held_out_patterns,
+            replicate,
+            strategy_predictions,
+            write_report,
+        )
+        from sim.research import FIGURES, HELD_OUT
+        from sim.strategies import BUILTIN_STRATEGIES
 
         try:
             extra = [int(s) for s in robustness.split(",") if s.strip()]
@@ -122,8 +162,17 @@ def register(app: typer.Typer) -> None:
             fail(f"--robustness {robustness!r}: give comma-separated non-negative integer seeds, e.g. 1,2,3")
         total = deals * (1 + len(extra))
         check_deals(total, f"--deals times {1 + len(extra)} seeds" if extra else "--deals")
-        progress = DelayedProgress(total, "simulating market")
+        members = []
+        if ensemble:
+            with user_errors():
+                members = load_ensemble()
+        extra_runs = sum(1 for pattern in HELD_OUT if pattern.overrides)
+        progress = DelayedProgress(total + extra_runs * deals, "simulating market")
         bootstrap = progress.stage(len(FIGURES) * BOOTSTRAP_SAMPLES, "bootstrap 95% CIs", "resamples")
+        predicting = progress.stage(
+            prediction_deals * len(BUILTIN_STRATEGIES), "strategy predictions", "deals"
+        )
+        across = progress.stage(len(members), "ensemble of fits", "fits") if members else None
         started = time.perf_counter()
         try:
             with user_errors():
@@ -136,6 +185,12 @@ def register(app: typer.Typer) -> None:
                     bootstrap_progress=bootstrap,
                     chunk_size=CLI_CHUNK,
                 )
+                replication.held_out = held_out_patterns(replication.deals, "market", deals, seed, progress)
+                replication.predictions = strategy_predictions("market", prediction_deals, seed, predicting)
+                if members:
+                    replication.ensemble = strategy_robustness(
+                        "baseline", ensemble_deals, seed, members=members, progress=across
+                    )
         finally:
             progress.close()
         table = Table(title=shown(f"Replication of the research figures: {replication.summary()}"))
@@ -146,6 +201,26 @@ def register(app: typer.Typer) -> None:
             style = None if row.result == "pass" else "bold red"
             table.add_row(*[shown(value) for value in row], style=style)
         console.print(table)
+        for title, frame in (
+            ("Held-out patterns (not fitted)", formatted_held_out(replication.held_out)),
+            (
+                f"Strategy differences on the same {prediction_deals:,} market deals: predictions, "
+                "not fitted (95% CIs)",
+                formatted_predictions(replication.predictions),
+            ),
+        ):
+            section = Table(title=shown(title))
+            for column in frame.columns:
+                section.add_column(shown(column), justify="left")
+            for row in frame.itertuples(index=False):
+                section.add_row(*[shown(value) for value in row])
+            console.print(section)
+        if replication.ensemble is not None:
+            console.print(
+                f"Strategy conclusions across {len(members)} acceptable fits (baseline, same deals):"
+            )
+            for sentence in conclusions(replication.ensemble):
+                console.print(f"  {shown(sentence)}")
         with user_errors():
             markdown, html_path = write_report(replication, out)
         console.print(

@@ -16,11 +16,9 @@ import numpy as np
 
 from sim import kernels
 from sim.channels import source_table
-from sim.kernels import ITEM_SLOTS, KERNEL_STATE_FIELDS, UNIFORMS_PER_STAKEHOLDER, BehaviourParams
+from sim.kernels import KERNEL_STATE_FIELDS, BehaviourParams
 from sim.scenario import Behaviour
 from sim.state import DealState
-
-DRAW_FLOAT = np.float32  # the weekly random numbers are single precision
 
 
 def _python_overflow_quiet():
@@ -54,19 +52,3 @@ def run(
     """Run the deals at rows ``deals`` of the state ``arrays`` to their end."""
     with _python_overflow_quiet():
         kernels.run_deals(deals, seed, horizon, params, arrays)
-
-
-def week_draws(
-    seed: int, deal_ids: np.ndarray, week: int, stakeholders: int, cells: int
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The random numbers the kernels use for these deals in ``week``, laid out as arrays:
-    uniforms (D,S,UNIFORMS_PER_STAKEHOLDER) (Gumbel focus, then item slots), normals
-    (D,S,ITEM_SLOTS) and per-cell uniforms (D,2,C) (voicing, resolving). Used to feed the
-    frozen numpy engine the same numbers in the equivalence tests."""
-    n = len(deal_ids)
-    uniforms = np.empty((n, stakeholders, UNIFORMS_PER_STAKEHOLDER), dtype=DRAW_FLOAT)
-    normals = np.empty((n, stakeholders, ITEM_SLOTS), dtype=DRAW_FLOAT)
-    per_cell = np.empty((n, 2, cells), dtype=DRAW_FLOAT)
-    with _python_overflow_quiet():
-        kernels.fill_week_draws(seed, np.asarray(deal_ids, dtype=np.int64), week, uniforms, normals, per_cell)
-    return uniforms, normals, per_cell

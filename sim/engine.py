@@ -21,6 +21,7 @@ import pandas as pd
 
 from sim import kernels
 from sim.dynamics import run, start, state_arrays, step
+from sim.effort import within_budget
 from sim.kernels import behaviour_params
 from sim.outcomes import deal_outcomes
 from sim.scenario import Scenario, ScenarioError, load_scenario
@@ -124,7 +125,9 @@ class Cohort:
         self.params = behaviour_params(self.behaviour)
         self.horizon = scenario.simulation.horizon_weeks
         self.plan = StrategyPlan.of(scenario, strategy)
-        table = strategy_table([scenario.strategy(name) for name in self.plan.names])
+        # Every vendor delivers its strategy within the scenario's effort budget (sim/effort.py).
+        budget = scenario.population.effort_budget
+        table = strategy_table([within_budget(scenario.strategy(name), budget) for name in self.plan.names])
         self.blocks = blocks
         self.seed = seed
         parts = []
@@ -176,14 +179,14 @@ class Cohort:
         if not len(rows):
             return None
         self.finished_state = self._all.take(rows)
-        return deal_outcomes(self.finished_state, self.behaviour, self.horizon, self.plan.names)
+        return deal_outcomes(self.finished_state, self.behaviour, self.plan.names)
 
     def run(self) -> pd.DataFrame:
         """Run every deal to its end; one row per deal, in deal order."""
         run(self._arrays, self.params, self.seed, self.horizon, self.active)
         self.active = self.active[:0]
         self._running_view = None
-        return pd.DataFrame(deal_outcomes(self._all, self.behaviour, self.horizon, self.plan.names))
+        return pd.DataFrame(deal_outcomes(self._all, self.behaviour, self.plan.names))
 
 
 def _concat_states(parts: list[DealState]) -> DealState:

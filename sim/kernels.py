@@ -50,13 +50,15 @@ from sim.scenario import Behaviour
 from sim.state import HOURS_DIGITAL, HOURS_INTERNAL, HOURS_REPS, HOURS_THIRD_PARTY, HOURS_TOTAL
 from sim.strategies import STRATEGY_FIELDS
 
-ITEM_SLOTS = 2  # at most two new items per stakeholder-week
-SLOT_FIELDS = 7  # uniforms per item: exists, source, option, dimension, aligned, group-level, tailored
-SLOT_EXISTS, SLOT_SOURCE, SLOT_OPTION, SLOT_DIMENSION, SLOT_ALIGNED, SLOT_GROUP, SLOT_TAILORED = range(
-    SLOT_FIELDS
-)
-UNIFORMS_PER_STAKEHOLDER = N_JOBS + ITEM_SLOTS * SLOT_FIELDS  # focus uniforms, then the item slots
-END_RUNNING, END_PURCHASE, END_HORIZON, END_EXHAUSTED = 0, 1, 2, 3
+# New items per stakeholder-week are a Poisson count, truncated at MAX_ITEMS (far above the
+# mean at any information volume a scenario allows; docs/ODD.md 7.2 states the saturation).
+MAX_ITEMS = 24
+ITEM_FIELDS = 6  # uniforms per item: source, option, dimension, aligned, group-level, tailored
+ITEM_SOURCE, ITEM_OPTION, ITEM_DIMENSION, ITEM_ALIGNED, ITEM_GROUP, ITEM_TAILORED = range(ITEM_FIELDS)
+ITEM_COUNT = N_JOBS  # the uniform that draws a stakeholder's item count, after the focus uniforms
+FIRST_ITEM = N_JOBS + 1
+UNIFORMS_PER_STAKEHOLDER = FIRST_ITEM + MAX_ITEMS * ITEM_FIELDS
+END_RUNNING, END_PURCHASE, END_HORIZON, END_EXHAUSTED, END_STATUS_QUO = 0, 1, 2, 3, 4
 
 MEETING_TIME = STRATEGY_FIELDS.index("meeting_time")
 DIGITAL_VOLUME = STRATEGY_FIELDS.index("digital_volume")
@@ -82,9 +84,12 @@ _UNIFORM32 = np.float32(2.0**-24)
 _UNIFORM64 = 2.0**-53
 # Counters within a deal-week: stakeholder s uses s * STAKEHOLDER_COUNTERS + field for its
 # UNIFORMS_PER_STAKEHOLDER uniforms; normals and per-cell uniforms have their own ranges.
-STAKEHOLDER_COUNTERS = 32
+STAKEHOLDER_COUNTERS = 256
 NORMAL_COUNTERS = 1 << 20
-CELL_COUNTERS = 2 << 20
+CELL_COUNTERS = 2 << 20  # per cell: voicing, resolving, then a normal (two counters)
+CELL_STRIDE = 4
+DEAL_COUNTERS = 3 << 20  # one per deal-week: the status-quo decision
+assert UNIFORMS_PER_STAKEHOLDER <= STAKEHOLDER_COUNTERS
 
 
 @numba.njit(cache=True, error_model="numpy")
@@ -117,19 +122,16 @@ def _normal(key, counter):
 
 
 @numba.njit(cache=True, error_model="numpy")
-def fill_week_draws(seed, deal_ids, week, uniforms, normals, per_cell):
-    """One week's numbers of the given deals laid out as arrays (D,S,UNIFORMS_PER_STAKEHOLDER),
-    (D,S,ITEM_SLOTS) and (D,2,C): what the frozen numpy engine is fed in the equivalence tests."""
-    for row in range(len(deal_ids)):
-        key = week_key(seed, deal_ids[row], week)
-        for s in range(uniforms.shape[1]):
-            for field in range(uniforms.shape[2]):
-                uniforms[row, s, field] = _uniform(key, s * STAKEHOLDER_COUNTERS + field)
-            for slot in range(normals.shape[2]):
-                normals[row, s, slot] = _normal(key, NORMAL_COUNTERS + 2 * (s * ITEM_SLOTS + slot))
-        for c in range(per_cell.shape[2]):
-            per_cell[row, 0, c] = _uniform(key, CELL_COUNTERS + 2 * c)
-            per_cell[row, 1, c] = _uniform(key, CELL_COUNTERS + 2 * c + 1)
+def _poisson(u, mean):
+    """A Poisson count with the given mean by inversion of one uniform, at most MAX_ITEMS."""
+    term = math.exp(-mean)
+    cumulative = term
+    count = 0
+    while u > cumulative and count < MAX_ITEMS:
+        count += 1
+        term *= mean / count
+        cumulative += term
+    return count
 
 
 BehaviourParams = namedtuple("BehaviourParams", tuple(Behaviour.model_fields))
@@ -145,10 +147,11 @@ KERNEL_STATE_FIELDS = (
     "deal_id", "group_size", "role", "priority0", "priority", "stubbornness", "influence", "capacity",
     "weights", "true_value", "information_volume", "vendor", "sources", "evidence_weight",
     "evidence_claims", "items_held", "shared_min", "shared_max", "contradicted", "attitude",
-    "opinion", "load", "overload", "focus", "completion", "done", "loops", "last_worked",
+    "opinion", "load", "overload", "focus", "completion", "done", "loops", "high_water", "scope",
     "readiness", "choice", "exhaustion", "week", "finished", "end_reason", "contradictions_met",
     "unresolved", "peak_overload", "hours", "focal_meetings", "misalignment_total",
-    "supplier_items", "helpful_items", "acceptance", "dissent", "dissent_job",
+    "supplier_items", "helpful_items", "acceptance", "dissent", "dissent_job", "blocking",
+    "selection_choice",
 )  # fmt: skip
 _OPINION, _TRUE_VALUE, _SOURCES, _FINISHED = (
     KERNEL_STATE_FIELDS.index(name) for name in ("opinion", "true_value", "sources", "finished")
@@ -192,13 +195,17 @@ def _own_utility(d, n, p, priority, evidence_weight, evidence_claims, attitude, 
 @numba.njit(cache=True, error_model="numpy", inline="always")
 def _job_readiness(
     d, n, p, priority, influence, evidence_weight, opinion, unresolved, readiness, choice, acceptance,
-    dissent, dissent_job, scratch,
+    dissent, dissent_job, blocking, scratch,
 ):  # fmt: skip
     """What the group's state supports for each job, the option it leans to, its acceptance,
-    and who dissents (and on which job)."""
+    who dissents (and on which job) and the influence share of members who would block.
+
+    Every readiness is a share of influence or a mean over members, never a sum, so a group of
+    one can finish every job as a group of sixteen can."""
     n_options, n_dims = opinion.shape[2], priority.shape[2]
     total_influence = 0.0
     need = 0.0
+    coverage = 0.0
     for s in range(n):
         total_influence += influence[d, s]
         best = opinion[d, s, 1]
@@ -206,15 +213,12 @@ def _job_readiness(
             best = max(best, opinion[d, s, o])
         if best - opinion[d, s, 0] > p.need_margin:
             need += influence[d, s]
-
-    coverage = 0.0
-    for o in range(1, n_options):
-        for m in range(n_dims):
-            group_evidence = 0.0
-            for s in range(n):
-                group_evidence += evidence_weight[d, s, o * n_dims + m]
-            coverage += min(1.0, group_evidence / p.coverage_weight)
-    coverage /= (n_options - 1) * n_dims
+        # How well this member's evidence (own and taken up from others) covers the solutions.
+        covered = 0.0
+        for o in range(1, n_options):
+            for m in range(n_dims):
+                covered += min(1.0, evidence_weight[d, s, o * n_dims + m] / p.coverage_weight)
+        coverage += influence[d, s] * covered / ((n_options - 1) * n_dims)
 
     mean_priority = scratch[:n_dims]
     for m in range(n_dims):
@@ -244,7 +248,7 @@ def _job_readiness(
     agreement = 0.0
     confidence = 0.0
     accepted = 0.0
-    veto = False
+    blockers = 0.0
     for s in range(n):
         if _preferred(opinion, d, s) == group_choice:
             agreement += influence[d, s]
@@ -260,8 +264,10 @@ def _job_readiness(
         accepts = of_choice >= status_quo + p.acceptance_margin and of_choice >= best - p.preference_tolerance
         if accepts:
             accepted += influence[d, s]
+        # A member who would rather keep the status quo than buy the group's choice, by more
+        # than the veto margin, pulls the group toward deciding to do nothing.
         if of_choice < status_quo - p.veto_margin:
-            veto = True
+            blockers += influence[d, s]
         dissent[d, s] = not accepts
         if accepts:
             dissent_job[d, s] = -1
@@ -275,13 +281,16 @@ def _job_readiness(
     group_acceptance = accepted / total_influence
 
     readiness[d, PROBLEM_IDENTIFICATION] = need / total_influence
-    readiness[d, SOLUTION_EXPLORATION] = coverage  # evidence covering the solutions' cells
+    readiness[d, SOLUTION_EXPLORATION] = coverage / total_influence
     readiness[d, REQUIREMENTS_BUILDING] = requirements
     readiness[d, SUPPLIER_SELECTION] = agreement / total_influence
     readiness[d, VALIDATION] = validation
-    readiness[d, CONSENSUS_CREATION] = group_acceptance * (0.5 if veto else 1.0)
+    # Consensus is reached when the accepting members hold the quorum share of influence:
+    # a purchase can go ahead with residual dissent.
+    readiness[d, CONSENSUS_CREATION] = min(1.0, group_acceptance / p.consensus_quorum)
     choice[d] = group_choice
     acceptance[d] = group_acceptance
+    blocking[d] = blockers / total_influence
 
 
 @numba.njit(cache=True, error_model="numpy", inline="always")
@@ -353,8 +362,8 @@ def _update_beliefs(
 def start_deals(deals, p, state_arrays):
     """Week-0 opinions (own evidence only) and job readiness of the given deals."""
     (_, group_size, _, _, priority, _, influence, _, _, _, _, _, _, evidence_weight, evidence_claims, _,
-     _, _, _, attitude, opinion, _, _, _, _, _, _, _, readiness, choice, _, _, _, _, _, unresolved,
-     _, _, _, _, _, _, acceptance, dissent, dissent_job) = state_arrays  # fmt: skip
+     _, _, _, attitude, opinion, _, _, _, _, _, _, _, _, readiness, choice, _, _, _, _, _, unresolved,
+     _, _, _, _, _, _, acceptance, dissent, dissent_job, blocking, _) = state_arrays  # fmt: skip
     n_options = opinion.shape[2]
     own = np.empty((opinion.shape[1], n_options))
     scratch = np.empty(priority.shape[2])
@@ -367,7 +376,7 @@ def start_deals(deals, p, state_arrays):
                 opinion[d, s, o] = own[s, o]
         _job_readiness(
             d, n, p, priority, influence, evidence_weight, opinion, unresolved, readiness, choice,
-            acceptance, dissent, dissent_job, scratch,
+            acceptance, dissent, dissent_job, blocking, scratch,
         )  # fmt: skip
 
 
@@ -379,8 +388,8 @@ def _scratch(S, n_options, n_dims, n_sources):
         np.empty(N_JOBS), np.empty(N_JOBS, dtype=np.int64), np.empty((N_JOBS, max(n_options - 1, 1))),
         np.empty(S), np.empty(N_JOBS), np.empty((N_JOBS, n_sources)), np.empty(N_JOBS),
         np.empty(S, dtype=np.int64),
-        np.empty(S), np.empty(S, dtype=np.int64), np.empty(S), np.empty(S), np.empty(S), np.empty(S),
-        np.empty((S, n_options)), np.empty((S, n_options)), np.empty(S), np.empty(S),
+        np.empty(S), np.empty(S, dtype=np.int64), np.empty(S), np.empty(S), np.empty(S, dtype=np.int64),
+        np.empty(S), np.empty((S, n_options)), np.empty((S, n_options)), np.empty(S), np.empty(S),
         np.empty((S, n_dims)), np.empty(n_dims), np.empty(S + 1), np.empty((S, n_cells)),
         np.empty((S, n_cells)), np.empty(n_cells, dtype=np.int64), np.empty(n_cells, dtype=np.int64),
         np.empty(n_cells), np.empty(N_JOBS),
@@ -398,11 +407,11 @@ def _advance(deals, seed, horizon, p, state_arrays, to_end):
     (deal_id, group_size, role, priority0, priority, stubbornness, influence, capacity, weights,
      true_value, information_volume, vendor, sources, evidence_weight, evidence_claims, items_held,
      shared_min, shared_max, contradicted, attitude, opinion, load, overload, focus, completion, done, loops,
-     last_worked, readiness, choice, exhaustion, week, finished, end_reason, contradictions_met,
+     high_water, scope, readiness, choice, exhaustion, week, finished, end_reason, contradictions_met,
      unresolved, peak_overload, hours, focal_meetings, misalignment_total, supplier_items,
-     helpful_items, acceptance, dissent, dissent_job) = state_arrays  # fmt: skip
-    (effort, attention, job_rep_weight, _, job_hours, job_cumulative, job_slot_probability,
-     top_dimension, new_items, group_cell, group_credibility, group_claim, _, _,
+     helpful_items, acceptance, dissent, dissent_job, blocking, selection_choice) = state_arrays  # fmt: skip
+    (effort, _, job_rep_weight, _, job_hours, job_cumulative, job_item_rate,
+     top_dimension, new_items, group_cell, group_credibility, group_claim, item_count, _,
      own, new_opinion, listen, squares, new_priority, scratch,
      voice_by_holders, heard_weight, heard_claim, holders, voiced,
      cell_scratch, dissenting_on) = _work_for(p, state_arrays)  # fmt: skip
@@ -437,8 +446,8 @@ def _advance(deals, seed, horizon, p, state_arrays, to_end):
             for k in range(K):
                 running += b.digital_yield / K * digital_weight * vendor[d, 1 + k, DIGITAL_VOLUME]
                 job_cumulative[j, 2 + K + k] = running
-            chance = b.items_per_week * information_volume[d] * running / (total_weight * ITEM_SLOTS)
-            job_slot_probability[j] = min(max(chance, 0.0), 1.0)
+            # Mean new items per stakeholder-week while on this job.
+            job_item_rate[j] = max(b.items_per_week * information_volume[d] * running / total_weight, 0.0)
         while True:
             key = week_key(seed, deal_id[d], week[d])
             n = group_size[d]
@@ -461,20 +470,10 @@ def _advance(deals, seed, horizon, p, state_arrays, to_end):
                 focus[d, s] = best_job
             for j in range(N_JOBS):
                 effort[j] = 0.0
-                attention[j] = 0
             for s in range(n):
                 effort[focus[d, s]] += 1 - overload[d, s]
-                attention[focus[d, s]] += 1
-            # Looping, part 1: the group returns to a job it worked on and then left for a while.
-            returned = 0
             for j in range(N_JOBS):
                 effort[j] /= n
-                worked = attention[j] >= b.attention_share * n
-                if worked and last_worked[d, j] >= 0 and week[d] - last_worked[d, j] > b.revisit_gap:
-                    loops[d, j] += 1
-                    returned += 1
-                if worked:
-                    last_worked[d, j] = week[d]
                 if ALWAYS_ON[j]:
                     effort[j] += b.always_on_effort
             stage = 0  # earliest job not done (the first job when all are done)
@@ -507,16 +506,21 @@ def _advance(deals, seed, horizon, p, state_arrays, to_end):
                         top = m
                 top_dimension[s] = top
                 new_items[s] = 0.0
+            most_items = 0
+            for s in range(n):
+                count_uniform = _uniform(key, s * STAKEHOLDER_COUNTERS + ITEM_COUNT)
+                item_count[s] = _poisson(count_uniform, job_item_rate[focus[d, s]])
+                most_items = max(most_items, item_count[s])
             helpful_now = 0.0
-            for slot in range(ITEM_SLOTS):
-                first = N_JOBS + slot * SLOT_FIELDS
+            for slot in range(most_items):
+                first = FIRST_ITEM + slot * ITEM_FIELDS
                 n_group = 0
                 for s in range(n):
-                    counter = s * STAKEHOLDER_COUNTERS + first  # this item's uniforms: counter + SLOT_*
-                    if not _uniform(key, counter + SLOT_EXISTS) < job_slot_probability[focus[d, s]]:
+                    counter = s * STAKEHOLDER_COUNTERS + first  # this item's uniforms: counter + ITEM_*
+                    if slot >= item_count[s]:
                         continue
                     in_focus = focus[d, s]
-                    pick = _uniform(key, counter + SLOT_SOURCE) * job_cumulative[in_focus, n_sources - 1]
+                    pick = _uniform(key, counter + ITEM_SOURCE) * job_cumulative[in_focus, n_sources - 1]
                     source = 0
                     for index in range(n_sources):
                         if pick > job_cumulative[in_focus, index]:
@@ -526,24 +530,24 @@ def _advance(deals, seed, horizon, p, state_arrays, to_end):
                     is_vendor = channel >= CHANNEL_REP
                     is_rep = channel == CHANNEL_REP
                     vendor_option = int(sources[d, source, SRC_OPTION])
-                    aligned = _uniform(key, counter + SLOT_ALIGNED) < sources[d, source, SRC_ALIGNMENT]
-                    group_level = _uniform(key, counter + SLOT_GROUP) < sources[d, source, SRC_GROUP]
-                    tailored = _uniform(key, counter + SLOT_TAILORED) < sources[d, source, SRC_TAILORING]
+                    aligned = _uniform(key, counter + ITEM_ALIGNED) < sources[d, source, SRC_ALIGNMENT]
+                    group_level = _uniform(key, counter + ITEM_GROUP) < sources[d, source, SRC_GROUP]
+                    tailored = _uniform(key, counter + ITEM_TAILORED) < sources[d, source, SRC_TAILORING]
                     # Aligned vendor content meets the group's job: while the problem is still being
                     # identified it speaks about the cost of the status quo, otherwise its own option.
                     about_status_quo = aligned and stage == PROBLEM_IDENTIFICATION
                     if is_vendor:
                         option = 0 if about_status_quo else vendor_option
                     else:
-                        option = min(int(_uniform(key, counter + SLOT_OPTION) * np.float32(n_options)), K)
+                        option = min(int(_uniform(key, counter + ITEM_OPTION) * np.float32(n_options)), K)
                     if tailored:
                         dimension = top_dimension[s]
                     else:
-                        drawn = int(_uniform(key, counter + SLOT_DIMENSION) * np.float32(n_dims))
+                        drawn = int(_uniform(key, counter + ITEM_DIMENSION) * np.float32(n_dims))
                         dimension = min(drawn, n_dims - 1)
                     cell = option * n_dims + dimension
                     bias = -sources[d, source, SRC_BIAS] if about_status_quo else sources[d, source, SRC_BIAS]
-                    normal = _normal(key, NORMAL_COUNTERS + 2 * (s * ITEM_SLOTS + slot))
+                    normal = _normal(key, NORMAL_COUNTERS + 2 * (s * MAX_ITEMS + slot))
                     noise = sources[d, source, SRC_NOISE] * normal
                     claim = true_value[d, option, dimension] + bias + noise
                     # A rep who runs ahead of the group's job: seller-led pushes to supplier selection.
@@ -602,7 +606,7 @@ def _advance(deals, seed, horizon, p, state_arrays, to_end):
                 voice = voice_by_holders[holders[c]]
                 if holders[c] == 1:
                     voice = voice + surface * (1 - voice)
-                if not _uniform(key, CELL_COUNTERS + 2 * c) < voice:
+                if not _uniform(key, CELL_COUNTERS + CELL_STRIDE * c) < voice:
                     continue
                 voiced[n_voiced] = c
                 n_voiced += 1
@@ -633,23 +637,32 @@ def _advance(deals, seed, horizon, p, state_arrays, to_end):
                         evidence_claims[d, s, c] += mean_heard * gain
                         evidence_weight[d, s, c] += gain
 
-            # Contradictions and their resolution: a vendor that deconflicts brings the
-            # authoritative answer (the true value); a group that deconflicts alone settles on its
-            # pooled belief, right or wrong.
-            by_vendor_p = _vendors_any(vendor, d, RESOLVE_CONTRADICTIONS)
+            # Contradictions and their resolution. A vendor that deconflicts speaks to its own
+            # option: it settles a contradiction about its own option with an authoritative answer
+            # that carries its reps' bias and noise (credible, not omniscient). A group that
+            # deconflicts alone settles on its pooled belief, right or wrong.
             by_group_p = b.self_resolve_rate * min(1.0, 3 * effort[VALIDATION])
-            either_p = by_vendor_p + by_group_p * (1 - by_vendor_p)
             new_contradictions = 0
             open_now = 0
             for c in range(n_cells):
                 now = shared_max[d, c] - shared_min[d, c] > b.contradiction_gap
-                if now and _uniform(key, CELL_COUNTERS + 2 * c + 1) < by_vendor_p:
-                    answer = true_value[d, c // n_dims, c % n_dims]
+                option = c // n_dims
+                by_vendor_p = vendor[d, option, RESOLVE_CONTRADICTIONS] if option > 0 else 0.0
+                either_p = by_vendor_p + by_group_p * (1 - by_vendor_p)
+                u = _uniform(key, CELL_COUNTERS + CELL_STRIDE * c + 1) if now else np.float32(1.0)
+                if now and u < by_vendor_p:
+                    rep_source = 1 + option  # sources: 0 peers, 1 third party, 2.. each vendor's reps
+                    normal = _normal(key, CELL_COUNTERS + CELL_STRIDE * c + 2)
+                    answer = (
+                        true_value[d, option, c % n_dims]
+                        + sources[d, rep_source, SRC_BIAS]
+                        + sources[d, rep_source, SRC_NOISE] * normal
+                    )
                     supplier_items[d] += 1
                     helpful_items[d] += 1
                     now = False
                     resolved = True
-                elif now and _uniform(key, CELL_COUNTERS + 2 * c + 1) < either_p:
+                elif now and u < either_p:
                     pooled_claims, pooled_weight = 0.0, 0.0
                     for s in range(n):
                         pooled_claims += evidence_claims[d, s, c]
@@ -681,22 +694,25 @@ def _advance(deals, seed, horizon, p, state_arrays, to_end):
                 new_priority, cell_scratch,
             )  # fmt: skip
 
-            # 5. Progress of the six jobs, and reopening (looping, part 2).
+            # 5. Progress of the six jobs, and looping.
             previous_choice = choice[d]
             _job_readiness(
                 d, n, b, priority, influence, evidence_weight, opinion, unresolved, readiness, choice,
-                acceptance, dissent, dissent_job, scratch,
+                acceptance, dissent, dissent_job, blocking, scratch,
             )  # fmt: skip
             switched = 1.0 if choice[d] != previous_choice else 0.0
             total_influence = 0.0
             for s in range(n):
                 total_influence += influence[d, s]
-            # Influence of the dissenters on each job they work on (summed member by member).
+            # Influence of the dissenters on each job they work on (summed member by member). A
+            # group whose accepting members hold the quorum overrules its dissenters: they still
+            # re-argue, but no longer undo the group's work (they may still block, below).
             for j in range(N_JOBS):
                 dissenting_on[j] = 0.0
-            for s in range(n):
-                if dissent[d, s]:
-                    dissenting_on[focus[d, s]] += influence[d, s]
+            if acceptance[d] < b.consensus_quorum:
+                for s in range(n):
+                    if dissent[d, s]:
+                        dissenting_on[focus[d, s]] += influence[d, s]
             reopened = 0
             for j in range(N_JOBS):
                 gap = readiness[d, j] - completion[d, j]
@@ -710,11 +726,30 @@ def _advance(deals, seed, horizon, p, state_arrays, to_end):
                 value -= b.dissent_pull * (dissenting_on[j] / total_influence)
                 value = min(max(value, 0.0), 1.0)
                 reopen = done[d, j] and value < b.reopen_threshold
-                if reopen:
-                    loops[d, j] += 1
-                    reopened += 1
                 done[d, j] = (done[d, j] and not reopen) or value >= b.done_threshold
                 completion[d, j] = value
+                # A loop: the group's progress on the job is undone by at least `setback` since its
+                # last high, whatever undid it and however many members come back to it.
+                if value > high_water[d, j]:
+                    high_water[d, j] = value
+                elif high_water[d, j] - value >= b.setback:
+                    loops[d, j] += 1
+                    reopened += 1
+                    high_water[d, j] = value
+            if selection_choice[d] < 0 and done[d, SUPPLIER_SELECTION]:
+                selection_choice[d] = choice[d]  # the favourite when selection is first done
+
+            # The deal's scope: building requirements and consensus move it toward what the group
+            # agrees on, is confident of and accepts (up to scope_headroom above the initial
+            # ambition); divergent priorities, doubt, open contradictions and dissent trim it.
+            scope_target = (
+                (1 + b.scope_headroom)
+                * readiness[d, REQUIREMENTS_BUILDING]
+                * readiness[d, VALIDATION]
+                * acceptance[d]
+            )
+            scoping = min(1.0, 1.5 * (effort[REQUIREMENTS_BUILDING] + effort[CONSENSUS_CREATION]))
+            scope[d] += b.progress_rate * scoping * (scope_target - scope[d])
 
             # Overload and exhaustion.
             prune = _vendors_any(vendor, d, PRUNE_OVERLOAD)
@@ -722,20 +757,24 @@ def _advance(deals, seed, horizon, p, state_arrays, to_end):
             for s in range(n):
                 load[d, s] = (1 - b.forget_rate) * (1 - prune) * load[d, s] + new_items[s]
                 strain = (load[d, s] + b.contradiction_load * unresolved[d]) / capacity[d, s]
-                overload[d, s] = min(max(strain - 1, 0.0), 1.0)
+                # Smooth in load: 0.5 at capacity, 0.8 at twice capacity, never a step.
+                overload[d, s] = strain * strain / (1 + strain * strain)
                 total_overload += overload[d, s]
             group_overload = total_overload / n
             peak_overload[d] = max(peak_overload[d], group_overload)
-            new_loops = reopened + returned
-            exhaustion[d] += b.exhaustion_overload * group_overload + b.exhaustion_loop * new_loops
+            exhaustion[d] += b.exhaustion_overload * group_overload + b.exhaustion_loop * reopened
 
-            # 6. Decision: all six jobs complete together, or exhaustion, or the horizon.
+            # 6. Decision: all six jobs complete together; or members who would rather keep the
+            # status quo get the group to decide to do nothing (chance by their influence share);
+            # or exhaustion; or the horizon (the deal is still open: truncated, not abandoned).
             week[d] += 1
             purchase = True
             for j in range(N_JOBS):
                 purchase = purchase and done[d, j]
             if purchase:
                 end_reason[d] = END_PURCHASE
+            elif _uniform(key, DEAL_COUNTERS) < b.status_quo_pull * blocking[d]:
+                end_reason[d] = END_STATUS_QUO
             elif exhaustion[d] >= 1:
                 end_reason[d] = END_EXHAUSTED
             elif week[d] >= horizon:

@@ -1,21 +1,25 @@
 """Outcomes per deal, computed from a finished deal's state. Each entry is a results column.
 
 Definitions (full text in docs/ODD.md, section 7):
-- ``purchase_ease`` in [0,1]: exp(-(loops, elapsed time, peak overload, contradictions met)).
-- ``deal_size``: scope bought relative to the group's initial ambition (NaN without purchase).
+- ``purchase_ease`` in [0,1]: exp(-(loops, weeks on an absolute scale, peak overload,
+  contradictions met)).
+- ``deal_size``: the scope the group settled during the journey, relative to its initial
+  ambition (NaN without purchase).
 - ``regret`` in [0,1]: true-value shortfall of the chosen option against the best one for the
-  group's true needs, unmet expectations and dissent (NaN without purchase).
+  group's true needs, the gap between what the group expected of it and its true value, and
+  dissent at the decision (NaN without purchase).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from sim.kernels import END_EXHAUSTED, END_HORIZON, END_PURCHASE, cell_belief
+from sim.kernels import END_EXHAUSTED, END_HORIZON, END_PURCHASE, END_STATUS_QUO
 from sim.scenario import JOB_NAMES, Behaviour
 from sim.state import HOURS_DIGITAL, HOURS_INTERNAL, HOURS_REPS, HOURS_THIRD_PARTY, HOURS_TOTAL, DealState
 
-OUTCOME_NAMES = {0: "no_decision", 1: "focal_win", 2: "competitor_win"}
+OUTCOME_NAMES = {0: "no_decision", 1: "focal_win", 2: "competitor_win", 3: "open"}
+WEEKS_PER_YEAR = 52  # ease counts time on an absolute scale, whatever the horizon
 
 # Column -> short description, in table order. Results and the docs read this.
 COLUMNS: dict[str, str] = {
@@ -24,28 +28,30 @@ COLUMNS: dict[str, str] = {
     "group_size": "stakeholders in the buying group",
     "conflict_level": "how far role priorities pull apart (0-1)",
     "information_volume": "multiplier on items gathered per week",
-    "outcome": "no_decision, focal_win or competitor_win",
+    "outcome": "no_decision, focal_win, competitor_win or open (still undecided at the horizon)",
     "purchased": "the group bought a solution",
-    "no_decision": "status quo kept (horizon reached or group exhausted)",
+    "no_decision": "abandoned: the group decided to keep the status quo or gave up exhausted",
+    "reached_horizon": "still undecided at the horizon (truncated, not abandoned)",
     "focal_win": "the focal vendor's option was bought",
-    "end_reason": "purchase, horizon or exhausted",
+    "end_reason": "purchase, status_quo, exhausted or horizon",
     "winner": "option bought (0 = none/status quo, 1 = focal, 2.. = competitors)",
     "cycle_weeks": "weeks from start to purchase or giving up",
     "purchase_ease": "ease of the journey in [0,1]",
     "high_ease": "purchase_ease >= high_ease_threshold",
     "complex_or_difficult": "purchase_ease < difficult_threshold",
-    "deal_size": "scope bought relative to initial ambition (NaN without purchase)",
+    "deal_size": "scope bought relative to initial ambition, settled in the journey (NaN: no purchase)",
     "settled_for_less": "bought less than settle_threshold of the ambition",
-    "regret": "shortfall, unmet expectations, dissent and scope given up, in [0,1] (NaN without purchase)",
+    "regret": "value shortfall, unmet expectations and dissent, in [0,1] (NaN without purchase)",
     "expectations_not_met": "true value fell short of the group's belief by the tolerance",
     "high_regret": "purchase with expectations not met or settled for less",
     "high_quality_deal": "purchase with expectations strongly met, not settled for less",
     "bigger_deal_less_regret": "purchase of full scope or more without high regret",
     "helpful_info": "the group found supplier information helpful in advancing its jobs",
     "helpful_share": "share of supplier items that advanced a job without contradicting",
-    "loops_total": "reopenings of completed jobs",
-    **{f"loops_{job}": f"reopenings of {job.replace('_', ' ')}" for job in JOB_NAMES},
-    "revisited_any_job": "at least one completed job was reopened",
+    "loops_total": "loops: times the group's progress on a job was set back",
+    **{f"loops_{job}": f"loops back to {job.replace('_', ' ')}" for job in JOB_NAMES},
+    "revisited_any_job": "the group went back to at least one job",
+    "jobs_reopened": "how many of the six jobs the group went back to at least once",
     "supplier_time_share": "share of buying time in meetings with any supplier",
     "focal_rep_time_share": "share of buying time with the focal vendor's reps",
     "digital_time_share": "share of buying time on self-serve digital content",
@@ -60,6 +66,7 @@ COLUMNS: dict[str, str] = {
     "misalignment_stages": "mean stages the focal seller ran ahead of the group, per meeting",
     "supplier_items": "supplier items the group received (meetings, content, resolutions)",
     "acceptance": "influence-weighted share accepting the group's choice at the end",
+    "favourite_won": "purchase of the option the group favoured when supplier selection was first done",
     "value_shortfall": "true-value shortfall of the choice vs the best solution, 0-1 (purchases)",
     "expectation_gap": "group's belief about the choice minus its true value (purchases)",
 }
@@ -71,30 +78,30 @@ JUDGED_COLUMNS = (
 )  # fmt: skip
 
 
-def judge(measures, behaviour: Behaviour, horizon: int) -> dict[str, np.ndarray]:
+def judge(measures, behaviour: Behaviour) -> dict[str, np.ndarray]:
     """How the group judges its journey and its purchase, from per-deal measures.
 
     ``measures`` maps column names to arrays (or a per-deal DataFrame): purchased,
     cycle_weeks, loops_total, peak_overload, contradictions_met, supplier_items,
-    helpful_share, acceptance, value_shortfall, expectation_gap. Only the [behaviour]
+    helpful_share, acceptance, scope, value_shortfall, expectation_gap. Only the [behaviour]
     judgement constants enter here, so calibration can re-judge simulated deals without
     simulating them again.
     """
     b = behaviour
     get = {name: np.asarray(measures[name]) for name in (
         "purchased", "cycle_weeks", "loops_total", "peak_overload", "contradictions_met",
-        "supplier_items", "helpful_share", "acceptance", "value_shortfall", "expectation_gap",
+        "supplier_items", "helpful_share", "acceptance", "scope", "value_shortfall", "expectation_gap",
     )}  # fmt: skip
     purchased, loops, helpful_share = get["purchased"].astype(bool), get["loops_total"], get["helpful_share"]
     ease = np.exp(
         -(
             b.ease_loops * loops
-            + b.ease_time * get["cycle_weeks"] / horizon
+            + b.ease_time * get["cycle_weeks"] / WEEKS_PER_YEAR
             + b.ease_overload * get["peak_overload"]
             + b.ease_contradictions * get["contradictions_met"]
         )
     )
-    size = get["acceptance"] * (1 - b.scope_loop_shrink) ** loops * (1 + b.scope_clarity_gain * helpful_share)
+    size = get["scope"]
     settled = purchased & (size < b.settle_threshold)
     gap = np.where(purchased, get["expectation_gap"], 0.0)
     shortfall = np.where(purchased, get["value_shortfall"], 0.0)
@@ -103,8 +110,7 @@ def judge(measures, behaviour: Behaviour, horizon: int) -> dict[str, np.ndarray]
     regret = np.clip(
         b.regret_shortfall * shortfall
         + b.regret_expectation * np.clip(gap, 0, 1)
-        + b.regret_dissent * (1 - get["acceptance"])
-        + b.regret_scope * np.clip(1 - size, 0, 1),
+        + b.regret_dissent * (1 - get["acceptance"]),
         0,
         1,
     )
@@ -137,7 +143,7 @@ def time_shares(hours: np.ndarray) -> dict[str, np.ndarray]:
     }
 
 
-def deal_outcomes(state: DealState, behaviour: Behaviour, horizon: int, strategy_names: list[str]) -> dict:
+def deal_outcomes(state: DealState, behaviour: Behaviour, strategy_names: list[str]) -> dict:
     """The outcome columns for every deal in ``state`` (which should all be finished)."""
     b = behaviour
     D, S, M = state.priority.shape
@@ -145,6 +151,8 @@ def deal_outcomes(state: DealState, behaviour: Behaviour, horizon: int, strategy
     member = state.member
     n_members = member.sum(axis=1)
     purchased = state.end_reason == END_PURCHASE
+    abandoned = (state.end_reason == END_STATUS_QUO) | (state.end_reason == END_EXHAUSTED)
+    open_at_horizon = state.end_reason == END_HORIZON
     winner = np.where(purchased, state.choice, 0)
 
     loops_total = state.loops.sum(axis=1)
@@ -162,8 +170,10 @@ def deal_outcomes(state: DealState, behaviour: Behaviour, horizon: int, strategy
     on_choice = state.choice[:, None] * M + np.arange(M)[None, :]  # (D,M) cells of the choice
     claims = np.take_along_axis(state.evidence_claims, on_choice[:, None, :], axis=2)
     weight = np.take_along_axis(state.evidence_weight, on_choice[:, None, :], axis=2)
-    belief = cell_belief(claims, weight, b.prior_weight)
-    expected = (np.einsum("dsm,dm->ds", belief, need) * member).sum(axis=1) / n_members
+    # What each member expects of the choice: the mean of the claims it holds about it (what it
+    # was told, biases included), not a shrunk estimate; no claims on a cell: a neutral 0.
+    told = np.divide(claims, weight, out=np.zeros_like(claims), where=weight > 0)
+    expected = (np.einsum("dsm,dm->ds", told, need) * member).sum(axis=1) / n_members
     measures = {
         "purchased": purchased,
         "cycle_weeks": state.week,
@@ -173,22 +183,24 @@ def deal_outcomes(state: DealState, behaviour: Behaviour, horizon: int, strategy
         "supplier_items": supplier_items,
         "helpful_share": helpful_share,
         "acceptance": state.acceptance,
+        "scope": state.scope,
         "value_shortfall": np.where(purchased, shortfall, np.nan),
         "expectation_gap": np.where(purchased, expected - chosen_true, np.nan),
     }
-    judged = judge(measures, b, horizon)
+    judged = judge(measures, b)
 
     hours = state.hours
     shares = time_shares(hours)
     meetings = state.focal_meetings
-    outcome = np.where(purchased, np.where(winner == 1, 1, 2), 0)
+    outcome = np.where(purchased, np.where(winner == 1, 1, 2), np.where(open_at_horizon, 3, 0))
     end = np.select(
         [
             state.end_reason == END_PURCHASE,
             state.end_reason == END_HORIZON,
             state.end_reason == END_EXHAUSTED,
+            state.end_reason == END_STATUS_QUO,
         ],
-        ["purchase", "horizon", "exhausted"],
+        ["purchase", "horizon", "exhausted", "status_quo"],
         "running",
     )
     columns = {
@@ -201,7 +213,8 @@ def deal_outcomes(state: DealState, behaviour: Behaviour, horizon: int, strategy
         if D
         else np.array([], dtype=object),
         "purchased": purchased,
-        "no_decision": ~purchased,
+        "no_decision": abandoned,
+        "reached_horizon": open_at_horizon,
         "focal_win": winner == 1,
         "end_reason": end.astype(object),
         "winner": winner,
@@ -212,6 +225,7 @@ def deal_outcomes(state: DealState, behaviour: Behaviour, horizon: int, strategy
         "loops_total": loops_total,
         **{f"loops_{job}": state.loops[:, j] for j, job in enumerate(JOB_NAMES)},
         "revisited_any_job": loops_total > 0,
+        "jobs_reopened": (state.loops > 0).sum(axis=1),
         **shares,
         "contradictions_met": state.contradictions_met,
         "met_contradiction": state.contradictions_met > 0,
@@ -226,6 +240,7 @@ def deal_outcomes(state: DealState, behaviour: Behaviour, horizon: int, strategy
     columns.update(
         supplier_items=supplier_items,
         acceptance=state.acceptance,
+        favourite_won=purchased & (state.selection_choice == winner),
         value_shortfall=measures["value_shortfall"],
         expectation_gap=measures["expectation_gap"],
     )

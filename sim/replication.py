@@ -15,9 +15,18 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from markupsafe import Markup
 
 from sim.analysis import html_table, png_data_uri, render_page
-from sim.research import FIGURES, Figure
+from sim.research import FIGURES, HELD_OUT, Figure
+
+# Measures compared between strategies as predictions (never fitted): the headline metrics
+# and the mechanisms the research names (contradictions, overload, wins, time).
+PREDICTION_METRICS = [
+    "purchase_ease", "deal_size", "regret", "no_decision", "high_quality_deal", "focal_win",
+    "unresolved_contradictions", "overwhelmed", "cycle_weeks",
+]  # fmt: skip
+PREDICTION_REFERENCE = "seller_led"
 
 BOOTSTRAP_SAMPLES = 200
 
@@ -55,6 +64,9 @@ class Replication:
     n_deals: int
     seed: int
     scenario: str
+    held_out: pd.DataFrame | None = None  # patterns kept out of the fit (held_out_patterns)
+    predictions: pd.DataFrame | None = None  # strategy differences, not fitted (strategy_predictions)
+    ensemble: pd.DataFrame | None = None  # conclusions across acceptable fits (sim.ensemble)
 
     def summary(self) -> str:
         passed = int(self.table["pass"].sum())
@@ -203,6 +215,10 @@ def write_report(replication: Replication, folder: Path) -> tuple[Path, Path]:
         markdown_table(table),
         "",
     ]
+    sections = [html_table(table, index=False)]
+    for title, frame in _extra_sections(replication):
+        md_lines += [f"## {title}", "", markdown_table(frame), ""]
+        sections += [Markup("<h2>{}</h2>").format(title), html_table(frame, index=False)]
     figures = []
     for key, row in replication.table.iterrows():
         png = _plot(row, replication.deals, key)
@@ -213,7 +229,7 @@ def write_report(replication: Replication, folder: Path) -> tuple[Path, Path]:
         "replication.html",
         summary=replication.summary(),
         scenario=replication.scenario,
-        table=html_table(table, index=False),
+        table=Markup("").join(sections),
         figures=figures,
     )
     markdown_path = folder / "replication.md"
@@ -221,4 +237,101 @@ def write_report(replication: Replication, folder: Path) -> tuple[Path, Path]:
     markdown_path.write_text("\n".join(md_lines), encoding="utf-8")
     html_path.write_text(document, encoding="utf-8")
     replication.table.to_csv(folder / "replication.csv")
+    for name, frame in (
+        ("held_out", replication.held_out),
+        ("predictions", replication.predictions),
+        ("ensemble", replication.ensemble),
+    ):
+        if frame is not None:
+            frame.to_csv(folder / f"{name}.csv")
     return markdown_path, html_path
+
+
+def _extra_sections(replication: Replication) -> list[tuple[str, pd.DataFrame]]:
+    """Titled tables after the replication table: held-out patterns, predictions, ensemble."""
+    sections = []
+    if replication.held_out is not None:
+        sections.append(("Held-out patterns (not fitted)", formatted_held_out(replication.held_out)))
+    if replication.predictions is not None:
+        title = "Strategy differences: predictions, not fitted (same deals, 95% CIs)"
+        sections.append((title, formatted_predictions(replication.predictions)))
+    if replication.ensemble is not None:
+        title = "Strategy conclusions across the ensemble of acceptable fits"
+        sections.append((title, replication.ensemble.round(3)))
+    return sections
+
+
+def held_out_patterns(
+    deals: pd.DataFrame, scenario: str, n_deals: int, seed: int, progress: Callable[[int], None] | None = None
+) -> pd.DataFrame:
+    """Every held-out pattern (``sim.research.HELD_OUT``) on the market deals; a pattern that
+    needs other conditions (e.g. small groups) gets its own run of ``n_deals`` with them."""
+    from sim import load_scenario, simulate
+
+    rows = []
+    for pattern in HELD_OUT:
+        table = deals
+        if pattern.overrides:
+            loaded = load_scenario(scenario).with_overrides(pattern.overrides)
+            table = simulate(loaded, n_deals, seed, progress=progress).deals
+        value = float(pattern.compute(table))
+        rows.append(
+            {"pattern": pattern.key, "label": pattern.label, "low": pattern.low, "high": pattern.high,
+             "value": value, "holds": pattern.holds(value), "source": pattern.source}
+        )  # fmt: skip
+    return pd.DataFrame(rows).set_index("pattern")
+
+
+def strategy_predictions(
+    scenario: str, n_deals: int, seed: int, progress: Callable[[int], None] | None = None
+) -> pd.DataFrame:
+    """Paired differences of each built-in strategy against seller-led on the same market
+    deals, with 95% CIs: predictions of the model, since no strategy enters the fit."""
+    from sim import load_scenario
+    from sim.engine import simulate_frame
+    from sim.ensemble import paired_differences
+    from sim.strategies import BUILTIN_STRATEGIES
+
+    loaded = load_scenario(scenario)
+    runs = {}
+    for name in BUILTIN_STRATEGIES:
+        runs[name] = simulate_frame(loaded, n_deals, seed, name, progress=progress)
+    table = paired_differences(runs, PREDICTION_METRICS)
+    return table[table["second"] == PREDICTION_REFERENCE].reset_index(drop=True)
+
+
+def formatted_predictions(predictions: pd.DataFrame) -> pd.DataFrame:
+    """Predictions for people: the pair, the difference with its CI and what it says."""
+    from sim.ensemble import BETTER
+    from sim.results import METRICS
+
+    rows = []
+    for row in predictions.itertuples(index=False):
+        better = BETTER.get(row.metric, 1)
+        if row.ci_low > 0 or row.ci_high < 0:
+            verdict = "better" if (row.difference > 0) == (better > 0) else "worse"
+            if row.metric in ("unresolved_contradictions", "cycle_weeks", "focal_win"):
+                verdict = "higher" if row.difference > 0 else "lower"
+        else:
+            verdict = "no clear difference"
+        rows.append(
+            {"metric": METRICS[row.metric][0], "comparison": f"{row.first} - {row.second}",
+             "paired difference [95% CI]": f"{row.difference:+.3f} [{row.ci_low:+.3f}, {row.ci_high:+.3f}]",
+             "deals": f"{row.n:,}", "reading": verdict}
+        )  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def formatted_held_out(held_out: pd.DataFrame) -> pd.DataFrame:
+    """Held-out patterns for people."""
+    return pd.DataFrame(
+        {
+            "pattern": held_out["label"],
+            "expected": [
+                f"{low:g} to {high:g}" for low, high in zip(held_out["low"], held_out["high"], strict=True)
+            ],
+            "simulated": [f"{value:.3f}" for value in held_out["value"]],
+            "result": np.where(held_out["holds"], "holds", "FAILS"),
+            "source": held_out["source"],
+        }
+    )

@@ -19,6 +19,7 @@ from typing import Any, Literal, get_args, get_origin
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from sim.effort import DEFAULT_EFFORT_BUDGET
 from sim.jobs import JOB_NAMES  # noqa: F401  (re-exported: the job table lives in sim/jobs.py)
 from sim.strategies import BUILTIN_STRATEGIES, Strategy
 
@@ -91,7 +92,9 @@ def _unit_range(value: Range) -> Range:
 class Simulation(_Strict):
     """How long a deal may run and what it chooses between."""
 
-    horizon_weeks: int = Field(52, ge=4, le=260, description="weeks before a deal ends with no decision")
+    horizon_weeks: int = Field(
+        104, ge=4, le=260, description="weeks simulated; a deal still open then is truncated, not abandoned"
+    )
     n_options: int = Field(3, ge=1, le=6, description="solution options: the focal vendor plus competitors")
     n_dimensions: int = Field(5, ge=2, le=8, description="requirement dimensions of each option")
 
@@ -108,6 +111,12 @@ class Population(_Strict):
     strategy_mix: dict[str, float] = Field(default_factory=lambda: {"seller_led": 1.0})
     competitor_strategy: str = "seller_led"
     network: Literal["small_world", "hierarchy", "complete"] = "small_world"
+    effort_budget: float = Field(
+        DEFAULT_EFFORT_BUDGET,
+        gt=0,
+        le=50,
+        description="weekly effort each vendor can spend (sim/effort.py); strategies over it are scaled down",
+    )
 
     @field_validator("group_sizes")
     @classmethod
@@ -230,14 +239,11 @@ class Behaviour(_Strict):
     fall_rate: float = Field(0.6, gt=0, le=1, description="weekly fall of a job toward lower readiness")
     done_threshold: float = Field(0.75, gt=0, le=1, description="completion at which a job counts as done")
     reopen_threshold: float = Field(0.62, gt=0, le=1, description="completion below which a done job reopens")
+    setback: float = Field(
+        0.15, gt=0, le=1, description="completion lost since a job's last high that counts as a loop"
+    )
     dissent_pull: float = Field(
         1.0, ge=0, le=5, description="completion a job loses when all dissenters work on it"
-    )
-    attention_share: float = Field(
-        0.25, gt=0, le=1, description="share of members on a job for the group to be working on it"
-    )
-    revisit_gap: int = Field(
-        2, ge=1, le=26, description="weeks away from a job after which coming back counts as a loop"
     )
     choice_change_shock: float = Field(
         0.2,
@@ -255,7 +261,18 @@ class Behaviour(_Strict):
     preference_tolerance: float = Field(
         0.15, ge=0, le=5, description="utility below one's favourite that one still accepts"
     )
-    veto_margin: float = Field(0.4, ge=0, le=5, description="utility below status quo that triggers a veto")
+    veto_margin: float = Field(
+        0.4, ge=0, le=5, description="utility below the status quo at which a member would block the purchase"
+    )
+    status_quo_pull: float = Field(
+        0.1,
+        ge=0,
+        le=1,
+        description="weekly chance of a decision to keep the status quo when all influence would block",
+    )
+    consensus_quorum: float = Field(
+        0.67, gt=0, le=1, description="influence share accepting the choice that completes consensus"
+    )
     coverage_weight: float = Field(1.5, gt=0, le=20, description="group evidence weight that covers a cell")
     confidence_weight: float = Field(4.0, gt=0, le=50, description="evidence weight for full confidence")
     contradiction_tolerance: float = Field(
@@ -267,34 +284,32 @@ class Behaviour(_Strict):
     forget_rate: float = Field(0.12, ge=0, le=1, description="weekly decay of information load")
     contradiction_load: float = Field(1.0, ge=0, le=10, description="load added per unresolved contradiction")
     overwhelmed_threshold: float = Field(
-        0.3, gt=0, le=1, description="peak overload that counts as overwhelmed"
+        0.5, gt=0, le=1, description="peak overload that counts as overwhelmed (0.5: load at capacity)"
     )
     exhaustion_overload: float = Field(0.04, ge=0, le=1, description="exhaustion per week of mean overload")
     exhaustion_loop: float = Field(0.05, ge=0, le=1, description="exhaustion per reopened job")
     # outcomes
     ease_loops: float = Field(0.12, ge=0, le=5, description="ease lost per loop")
-    ease_time: float = Field(0.8, ge=0, le=10, description="ease lost for a full-horizon journey")
+    ease_time: float = Field(0.8, ge=0, le=10, description="ease lost per year (52 weeks) of journey")
     ease_overload: float = Field(1.0, ge=0, le=10, description="ease lost at full peak overload")
     ease_contradictions: float = Field(0.15, ge=0, le=5, description="ease lost per contradiction met")
-    high_ease_threshold: float = Field(0.6, gt=0, le=1, description="ease counted as high")
+    high_ease_threshold: float = Field(
+        0.8, gt=0, le=1, description="ease counted as high (the top fifth of the scale, a top box)"
+    )
     difficult_threshold: float = Field(
         0.5, gt=0, le=1, description="ease below which a purchase is complex or difficult"
     )
-    scope_loop_shrink: float = Field(0.04, ge=0, le=1, description="scope lost per loop")
-    scope_clarity_gain: float = Field(
-        0.35, ge=0, le=2, description="scope gained by helpful supplier information"
+    scope_headroom: float = Field(
+        0.25, ge=0, le=2, description="scope a confident, united group can add to its initial ambition"
     )
     regret_shortfall: float = Field(0.5, ge=0, le=1, description="regret weight of true-value shortfall")
     regret_expectation: float = Field(0.3, ge=0, le=1, description="regret weight of unmet expectations")
     regret_dissent: float = Field(0.2, ge=0, le=1, description="regret weight of dissent at decision")
-    regret_scope: float = Field(
-        0.5, ge=0, le=1, description="regret weight of the scope given up (1 - deal size)"
-    )
     settle_threshold: float = Field(
         0.9, gt=0, le=2, description="deal size below which the group settled for less"
     )
     expectation_tolerance: float = Field(
-        0.15, ge=0, le=5, description="shortfall vs belief that breaks expectations"
+        0.1, ge=0, le=5, description="shortfall of true value below belief that breaks expectations"
     )
     strong_expectation_margin: float = Field(
         0.0, ge=-5, le=5, description="margin over belief for 'strongly met'"
@@ -316,6 +331,7 @@ class Provenance(_Strict):
     date: str
     trials: int
     deals_per_trial: int
+    seeds: int = 1
     seed: int
     polish_deals: int = 0
     objective: float

@@ -92,8 +92,9 @@ class DealState:
     focus: np.ndarray  # (D,S) job each stakeholder works on
     completion: np.ndarray  # (D,J) in [0,1]
     done: np.ndarray  # (D,J) bool
-    loops: np.ndarray  # (D,J) returns to the job after leaving it, plus reopenings once done
-    last_worked: np.ndarray  # (D,J) last week the group worked on the job (-1: never)
+    loops: np.ndarray  # (D,J) times the group's progress on the job was set back (loops)
+    high_water: np.ndarray  # (D,J) completion's high since the last loop on the job
+    scope: np.ndarray  # (D,) scope the group means to buy, relative to its initial ambition
     readiness: np.ndarray  # (D,J) what the group state supports for each job
     choice: np.ndarray  # (D,) option the group leans to (1..K)
     exhaustion: np.ndarray  # (D,)
@@ -111,6 +112,8 @@ class DealState:
     acceptance: np.ndarray  # (D,) weighted acceptance of the choice
     dissent: np.ndarray  # (D,S) bool: members who do not accept the group's choice
     dissent_job: np.ndarray  # (D,S) job a dissenter re-argues (-1 for members who accept)
+    blocking: np.ndarray  # (D,) influence share of members who would rather keep the status quo
+    selection_choice: np.ndarray  # (D,) the favourite when supplier selection was first done (-1: not yet)
 
     @property
     def n_deals(self) -> int:
@@ -255,7 +258,8 @@ def initial_state(
         completion=np.zeros((n, N_JOBS)),
         done=np.zeros((n, N_JOBS), dtype=bool),
         loops=np.zeros((n, N_JOBS), dtype=np.int64),
-        last_worked=np.full((n, N_JOBS), -1, dtype=np.int64),
+        high_water=np.zeros((n, N_JOBS)),
+        scope=np.ones(n),
         readiness=np.zeros((n, N_JOBS)),
         choice=np.ones(n, dtype=np.int64),
         exhaustion=zeros.copy(),
@@ -273,6 +277,8 @@ def initial_state(
         acceptance=zeros.copy(),
         dissent=np.zeros((n, S), dtype=bool),
         dissent_job=np.full((n, S), -1, dtype=np.int64),
+        blocking=zeros.copy(),
+        selection_choice=np.full(n, -1, dtype=np.int64),
         **customers,
     )
     return state

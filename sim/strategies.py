@@ -4,7 +4,8 @@ A strategy is a handful of numbers describing what a vendor supplies to the buyi
 how much rep time and digital content, how good and how tailored, whether it follows the
 group's current job or pushes toward supplier selection, and whether it resolves
 contradictions, surfaces unshared items and prunes what overloads. The three built-ins follow
-the research (seeds 001, 003, 004); a scenario may define hybrids under ``[strategies.NAME]``.
+the research (seeds 001, 003, 004) and each spends the same budget of vendor effort
+(``sim/effort.py``); a scenario may define hybrids under ``[strategies.NAME]``.
 """
 
 from __future__ import annotations
@@ -48,8 +49,8 @@ STRATEGY_FIELDS: tuple[str, ...] = tuple(Strategy.model_fields)
 BUILTIN_STRATEGIES: dict[str, Strategy] = {
     # Reps lead: long meetings, persuasive items tailored to each person, pushing to selection.
     "seller_led": Strategy(
-        meeting_time=1.5,
-        digital_volume=0.6,
+        meeting_time=1.7,
+        digital_volume=0.65,
         digital_quality=0.5,
         tailoring=0.8,
         persuasion=0.6,
@@ -59,7 +60,7 @@ BUILTIN_STRATEGIES: dict[str, Strategy] = {
     # Abundant good self-serve content; more volume, nothing resolves the contradictions.
     "digital_first": Strategy(
         meeting_time=0.5,
-        digital_volume=2.5,
+        digital_volume=2.0,
         digital_quality=0.85,
         tailoring=0.2,
         persuasion=0.2,

@@ -1,16 +1,20 @@
-"""Calibration and replication: the committed defaults reproduce the research figures, the
-strategies still differ in the directions the research describes, and nothing degenerate."""
+"""Calibration and replication: the committed defaults reproduce the research figures, nothing
+about strategies enters the fit, the ensemble of acceptable fits is stored, nothing degenerate."""
 
 from __future__ import annotations
 
+import inspect
 import tomllib
 
 import numpy as np
 import pytest
 
 import sim
+import sim.calibration
 from sim.calibration import (
     DEFAULTS_FILE,
+    ENSEMBLE_TOLERANCE,
+    FIXED_JUDGEMENTS,
     FREE_PARAMETERS,
     JUDGEMENT_PARAMETERS,
     Calibration,
@@ -18,7 +22,9 @@ from sim.calibration import (
     objective_value,
     write_defaults,
 )
+from sim.ensemble import load_ensemble
 from sim.research import FIGURE_BY_KEY, FIGURES, figure_values, win_change_per_stage
+from sim.strategies import BUILTIN_STRATEGIES
 
 REPLICATION_DEALS = 20_000
 
@@ -29,12 +35,20 @@ def market_deals():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("figure", FIGURES, ids=[f.key for f in FIGURES])
-def test_every_research_figure_is_inside_its_band(market_deals, figure):
-    value = figure.compute(market_deals)
-    assert figure.low <= value <= figure.high, (
-        f"{figure.label}: {value:.3f} not in [{figure.low}, {figure.high}]"
-    )
+def test_at_least_ten_of_twelve_research_figures_are_inside_their_bands(market_deals):
+    values = figure_values(market_deals)
+    missed = {key: round(value, 3) for key, value in values.items() if not FIGURE_BY_KEY[key].passes(value)}
+    assert len(FIGURES) == 12 and len(missed) <= 2, missed
+
+
+@pytest.mark.slow
+def test_the_ratio_figures_are_measured_precisely(market_deals):
+    """Each helpful-information ratio's 95% CI at 20,000 market deals is narrower than +-0.25x."""
+    from sim.replication import bootstrap_ci
+
+    for key in ("helpful_ease", "helpful_deal"):
+        low, high = bootstrap_ci(market_deals, FIGURE_BY_KEY[key], 100, seed=1)
+        assert high - low < 0.5, (key, low, high)
 
 
 @pytest.mark.slow
@@ -44,7 +58,8 @@ def test_nothing_is_reached_by_a_degenerate_mechanism(market_deals):
     # Some buy and some do not, by both routes to no decision.
     assert 0.2 < deals["purchased"].mean() < 0.8
     reasons = deals["end_reason"].value_counts(normalize=True)
-    assert reasons.get("horizon", 0) < 0.5 and reasons.get("exhausted", 0) > 0.02
+    assert reasons.get("horizon", 0) < 0.2  # few deals are merely truncated
+    assert reasons.get("exhausted", 0) > 0.02 and reasons.get("status_quo", 0) > 0.02
     # Journeys take time and vary; loops are common but not endless.
     purchases = deals[deals["purchased"]]
     assert 4 <= purchases["cycle_weeks"].median() < horizon - 4
@@ -60,29 +75,27 @@ def test_nothing_is_reached_by_a_degenerate_mechanism(market_deals):
     assert np.round(met["misalignment_stages"]).nunique() >= 3
 
 
-@pytest.mark.slow
-def test_strategies_differ_in_the_directions_the_research_describes():
-    """Sense-making (seed 001, Gartner) eases purchases, resolves contradictions and cuts no
-    decision; digital-first overloads more than sense-making; seller-led runs ahead of the
-    buyer more (seed 003) and its buyers find supplier information less helpful."""
-    runs = {
-        name: sim.simulate("market", 6000, seed=3, strategy=name).deals
-        for name in ("seller_led", "digital_first", "sense_making")
-    }
-    seller, digital, sense = runs["seller_led"], runs["digital_first"], runs["sense_making"]
-    assert sense["purchase_ease"].mean() > seller["purchase_ease"].mean()
-    assert sense["purchase_ease"].mean() > digital["purchase_ease"].mean()
-    assert sense["no_decision"].mean() < seller["no_decision"].mean()
-    assert sense["unresolved_contradictions"].mean() < digital["unresolved_contradictions"].mean()
-    assert sense["helpful_info"].mean() > seller["helpful_info"].mean()
-    assert digital["peak_overload"].mean() > sense["peak_overload"].mean()
-    assert seller["misalignment_stages"].mean() > sense["misalignment_stages"].mean()
-    purchased = {name: deals[deals["purchased"]] for name, deals in runs.items()}
-    assert (
-        purchased["sense_making"]["high_quality_deal"].mean()
-        > purchased["seller_led"]["high_quality_deal"].mean()
-    )
-    assert sense["focal_win"].mean() > seller["focal_win"].mean()
+def test_the_objective_contains_no_strategy_term():
+    """Nothing about strategies is fitted: the objective ignores which strategy each deal had,
+    and the calibration code names no strategy."""
+    deals = sim.simulate("market", 2000, seed=4).deals
+    base = objective_value(deals)
+    shuffled = deals.assign(strategy=np.random.default_rng(0).permutation(deals["strategy"].to_numpy()))
+    assert objective_value(shuffled) == pytest.approx(base, rel=1e-12)
+    assert objective_value(deals.drop(columns="strategy")) == pytest.approx(base, rel=1e-12)
+    source = inspect.getsource(sim.calibration)
+    for name in BUILTIN_STRATEGIES:
+        assert name not in source
+
+
+def test_judgement_thresholds_are_fixed_not_fitted():
+    fitted = {p.name for p in FREE_PARAMETERS}
+    assert not fitted & set(FIXED_JUDGEMENTS)
+    assert {p.name for p in JUDGEMENT_PARAMETERS} == {"ease_loops", "ease_time", "ease_overload",
+                                                       "ease_contradictions"}
+    # The committed defaults hold the definitional values, not fitted ones.
+    data = tomllib.loads(DEFAULTS_FILE.read_text())
+    assert not set(data["behaviour"]) & set(FIXED_JUDGEMENTS)
 
 
 def test_misalignment_slope_is_computed_from_win_rates():
@@ -118,20 +131,21 @@ def test_rejudging_reproduces_the_objective_of_the_simulated_judgements():
     judgement parameters it must give the same objective as the judged columns."""
     scenario = sim.load_scenario("market")
     deals = sim.simulate(scenario, 3000, seed=2).deals
-    rejudge = Rejudge(deals, scenario.behaviour, scenario.simulation.horizon_weeks)
+    rejudge = Rejudge(deals, scenario.behaviour)
     own = {p.name: getattr(scenario.behaviour, p.name) for p in JUDGEMENT_PARAMETERS}
     value, figures = rejudge.objective(own)
     assert value == pytest.approx(objective_value(deals), rel=1e-4)
     for key, figure_value in figures.items():
         assert figure_value == pytest.approx(FIGURE_BY_KEY[key].compute(deals), rel=1e-4)
     # Other judgement parameters change the judged figures.
-    assert rejudge.objective({**own, "high_ease_threshold": 0.4})[0] != pytest.approx(value)
+    assert rejudge.objective({**own, "ease_loops": own["ease_loops"] + 0.2})[0] != pytest.approx(value)
 
 
 def test_committed_defaults_have_provenance_and_stay_in_plausible_ranges():
     data = tomllib.loads(DEFAULTS_FILE.read_text())
     provenance = data["calibration"]
-    assert provenance["trials"] >= 100 and provenance["deals_per_trial"] >= 1000
+    assert provenance["trials"] >= 100
+    assert provenance["deals_per_trial"] * provenance["seeds"] >= 20_000
     assert provenance["objective"] >= 0
     for parameter in FREE_PARAMETERS:
         value = data["behaviour"][parameter.name]
@@ -142,9 +156,26 @@ def test_committed_defaults_have_provenance_and_stay_in_plausible_ranges():
         assert getattr(behaviour, parameter.name) == pytest.approx(data["behaviour"][parameter.name])
 
 
+def test_the_ensemble_holds_acceptable_fits_within_their_ranges():
+    members = load_ensemble()
+    assert len(members) >= 3
+    best = min(member.objective for member in members)
+    ranges = {p.name: p for p in FREE_PARAMETERS}
+    for member in members:
+        assert member.objective <= best + ENSEMBLE_TOLERANCE
+        assert set(member.behaviour) == set(ranges)
+        for name, value in member.behaviour.items():
+            assert ranges[name].low <= value <= ranges[name].high, name
+    # The committed defaults are the best member's dynamics.
+    behaviour = sim.load_scenario("market").behaviour
+    best_member = min(members, key=lambda member: member.objective)
+    for parameter in sim.calibration.DYNAMICS_PARAMETERS:
+        assert getattr(behaviour, parameter.name) == pytest.approx(best_member.behaviour[parameter.name])
+
+
 def test_calibration_study_resumes_without_repeating_trials(tmp_path):
     storage = tmp_path / "study.journal"
-    first = Calibration(n_trials=2, n_deals=500, seed=3, workers=1, storage=storage)
+    first = Calibration(n_trials=2, n_deals=500, seed=3, n_seeds=1, workers=1, storage=storage)
     first.calibrate()
     import optuna
 
@@ -155,7 +186,7 @@ def test_calibration_study_resumes_without_repeating_trials(tmp_path):
         return sum(t.state == optuna.trial.TrialState.COMPLETE for t in study.trials)
 
     assert completed() == 2
-    Calibration(n_trials=3, n_deals=500, seed=3, workers=1, storage=storage).calibrate()
+    Calibration(n_trials=3, n_deals=500, seed=3, n_seeds=1, workers=1, storage=storage).calibrate()
     assert completed() == 3
     parameters, objective = first.best()
     assert set(parameters) == {p.name for p in FREE_PARAMETERS} and objective >= 0

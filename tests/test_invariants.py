@@ -95,15 +95,23 @@ def test_outcome_columns_are_well_formed(baseline, seed, sizes, conflict, volume
 
     # Ending: a cycle lasts 1..horizon weeks; outcome fields agree with each other.
     assert deals["cycle_weeks"].between(1, horizon).all()
-    assert set(deals["end_reason"]) <= {"purchase", "horizon", "exhausted"}
+    assert set(deals["end_reason"]) <= {"purchase", "horizon", "exhausted", "status_quo"}
     assert (purchased == (deals["end_reason"] == "purchase")).all()
-    assert (deals["no_decision"] == ~purchased).all()
-    assert ((deals["outcome"] == "no_decision") == ~purchased).all()
+    # Every deal ends one way: a purchase, abandonment (no decision) or still open at the horizon.
+    at_horizon = deals["end_reason"] == "horizon"
+    assert (deals["no_decision"] == deals["end_reason"].isin(["exhausted", "status_quo"])).all()
+    assert (deals["reached_horizon"] == at_horizon).all()
+    assert (purchased.astype(int) + deals["no_decision"] + deals["reached_horizon"] == 1).all()
+    assert ((deals["outcome"] == "no_decision") == deals["no_decision"]).all()
+    assert ((deals["outcome"] == "open") == at_horizon).all()
+    # A purchase of the favourite needs a favourite: supplier selection was done at some point.
+    assert not (deals["favourite_won"] & ~purchased).any()
+    assert deals["jobs_reopened"].between(0, len(JOB_NAMES)).all()
+    assert ((deals["jobs_reopened"] > 0) == deals["revisited_any_job"]).all()
     assert ((deals["outcome"] == "focal_win") == deals["focal_win"]).all()
     assert ((deals["winner"] == 1) == deals["focal_win"]).all()
     assert (deals.loc[~purchased, "winner"] == 0).all()
     assert deals.loc[purchased, "winner"].between(1, scenario.simulation.n_options).all()
-    at_horizon = deals["end_reason"] == "horizon"
     assert (deals.loc[at_horizon, "cycle_weeks"] == horizon).all()
 
     # Survey-like flags describe purchases only; high quality and high regret exclude each other.

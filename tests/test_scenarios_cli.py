@@ -118,7 +118,7 @@ BAD_FILES = {
         ["behaviour.stubbornness", "True", "number"],
     ),
     "fraction given for an integer": (
-        "float_int.toml", "[behaviour]\nrevisit_gap = 2.5\n", ["behaviour.revisit_gap", "2.5", "integer"],
+        "float_int.toml", "[simulation]\nn_options = 2.5\n", ["simulation.n_options", "2.5", "integer"],
     ),
     "infinite range end": (
         "inf_range.toml", "[population]\nconflict_level = { low = 0.1, high = inf }\n",
@@ -661,6 +661,9 @@ class FakeCalibration:
     def polish(self, parameters, n_deals):
         return parameters, 2.5
 
+    def ensemble(self):
+        return [{"objective": 3.0, "parameters": {"capacity": 8.5}}]
+
 
 @pytest.mark.parametrize("write", [False, True])
 def test_calibrate_writes_the_defaults_only_with_write(monkeypatch, tmp_path, write):
@@ -670,10 +673,13 @@ def test_calibrate_writes_the_defaults_only_with_write(monkeypatch, tmp_path, wr
     monkeypatch.setattr(calibration_cli, "Calibration", FakeCalibration)
     monkeypatch.setattr(calibration_cli, "write_defaults",
                         lambda parameters, *args, **kwargs: written.append(parameters) or tmp_path / "d.toml")
+    monkeypatch.setattr(calibration_cli, "write_ensemble",
+                        lambda members, *args, **kwargs: written.append(members) or tmp_path / "e.toml")
     args = ["calibrate", "--trials", 1, "--storage", tmp_path / "study.journal", "--polish", 0]
     result = invoke(*args, *(["--write"] if write else []))
     assert result.exit_code == 0, (result.stderr, result.exception)
-    assert written == ([{"capacity": 8.5}] if write else [])
+    expected = [{"capacity": 8.5}, [{"objective": 3.0, "parameters": {"capacity": 8.5}}]]
+    assert written == (expected if write else [])
     if not write:
         assert "not written" in result.stdout and "--write" in result.stdout
         assert "defaults.toml" in result.stdout.replace("\n", "")
