@@ -20,13 +20,14 @@ import numpy as np
 import pandas as pd
 
 from sim import kernels
+from sim.channels import source_table
 from sim.dynamics import run, start, state_arrays, step
 from sim.effort import within_budget
 from sim.kernels import behaviour_params
 from sim.outcomes import deal_outcomes
 from sim.scenario import Scenario, ScenarioError, load_scenario
 from sim.state import DealState, _choose, initial_state, new_customers, vendor_array
-from sim.strategies import strategy_table
+from sim.strategies import Strategy, strategy_table
 
 BLOCK_SIZE = 256
 # Seeds enter the compiled kernels as signed 64-bit integers.
@@ -160,6 +161,17 @@ class Cohort:
         if self._running_view is None:
             self._running_view = self._all.take(self.active)
         return self._running_view
+
+    def set_focal_strategy(self, strategy: Strategy) -> None:
+        """From the next week on, the focal vendor of every running deal follows ``strategy``
+        (delivered within the scenario's effort budget): a vendor may change its levers
+        between weeks of a running deal (workshop rounds, what-if explorations). The deals'
+        customers and random numbers are unchanged, so runs stay paired."""
+        delivered = within_budget(strategy, self.scenario.population.effort_budget)
+        rows = self.active
+        self._all.vendor[rows, 1] = strategy_table([delivered])[0]
+        self._all.sources[rows] = source_table(self._all.vendor[rows], self.behaviour)
+        self._running_view = None
 
     def _advance(self) -> np.ndarray:
         """One week for the running deals; returns the rows of the deals that ended."""

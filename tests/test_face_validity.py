@@ -108,11 +108,41 @@ def test_a_strategy_over_budget_is_scaled_down_to_it():
 
 
 def test_the_engine_delivers_strategies_within_the_scenario_budget(baseline):
-    """Doubling every costly lever of a strategy that already spends the budget changes nothing."""
-    sense = BUILTIN_STRATEGIES["sense_making"]
-    doubled = sense.model_copy(update={name: 2 * getattr(sense, name) for name in lever_costs(sense)})
-    scenario = baseline.with_overrides({"strategies.doubled": doubled.model_dump()})
-    a = sim.simulate(scenario, 300, seed=17, strategy="sense_making").deals
-    b = sim.simulate(scenario, 300, seed=17, strategy="doubled").deals
+    """A strategy over budget runs exactly as its scaled-down version, and differently from
+    what it asked for (run under a budget large enough to afford it)."""
+    lavish = BUILTIN_STRATEGIES["sense_making"].model_copy(
+        update={"meeting_time": 2.5, "digital_volume": 2.0, "resolve_contradictions": 0.8})
+    scenario = baseline.with_overrides({"strategies.lavish": lavish.model_dump(),
+                                        "strategies.scaled": within_budget(lavish).model_dump()})
+    runs = {name: sim.simulate(scenario, 300, seed=17, strategy=name).deals for name in ("lavish", "scaled")}
     for column in ("purchased", "cycle_weeks", "loops_total", "supplier_items"):
-        np.testing.assert_allclose(a[column].to_numpy(float), b[column].to_numpy(float), rtol=1e-9)
+        np.testing.assert_allclose(runs["lavish"][column].to_numpy(float),
+                                   runs["scaled"][column].to_numpy(float), rtol=1e-9, err_msg=column)
+    rich = scenario.with_overrides({"population.effort_budget": 10.0})
+    afforded = sim.simulate(rich, 300, seed=17, strategy="lavish").deals
+    assert afforded["supplier_items"].mean() > runs["lavish"]["supplier_items"].mean()
+
+
+def test_the_focal_vendor_can_change_strategy_between_weeks(baseline):
+    """Switching to another strategy at week 0 gives the deals that strategy's run exactly;
+    switching at week 8 leaves the first eight weeks as they were."""
+    from sim.engine import Cohort, block_plan
+
+    scenario = baseline.with_overrides({"population.group_sizes": [7],
+                                        "population.group_size_weights": [1.0]})
+    sense = BUILTIN_STRATEGIES["sense_making"]
+    switched = Cohort(scenario, 21, block_plan(300), "seller_led")
+    switched.set_focal_strategy(sense)
+    direct = Cohort(scenario, 21, block_plan(300), "sense_making")
+    for column in ("purchased", "cycle_weeks", "loops_total", "supplier_items", "deal_size"):
+        np.testing.assert_allclose(switched.run()[column].to_numpy(float),
+                                   direct.run()[column].to_numpy(float),
+                                   rtol=1e-9, equal_nan=True, err_msg=column)  # fmt: skip
+    late = Cohort(scenario, 21, block_plan(300), "seller_led")
+    seller = Cohort(scenario, 21, block_plan(300), "seller_led")
+    for _ in range(8):
+        late.step()
+        seller.step()
+    np.testing.assert_array_equal(late.state.completion, seller.state.completion)
+    late.set_focal_strategy(sense)
+    assert not late.run()["supplier_items"].equals(seller.run()["supplier_items"])
