@@ -5,9 +5,9 @@ width = trust, a red ring = holds evidence on an unresolved contradiction), the 
 completion over the weeks with every reopening marked, disagreement / contradictions /
 overload, and an outcome card when the deal ends. The deal settings are checked as they
 change (:func:`check_field`): a refused value gets a message beside its field and the last
-valid value stays; Reset builds the next deal from the valid settings. Figures use fixed
-margins: ``tight_layout`` would cost a full extra draw every week, which made Play several
-times slower.
+valid value stays; Reset builds the next deal from the valid settings. The charts
+are interactive (tooltips) and drawn in the browser (:mod:`dashboards.charts`), so a week
+costs the server only the chart specifications.
 
 Every browser session builds its own model and settings inside :func:`Page`; nothing
 per-session lives at module level, because Solara shares module globals between sessions, so
@@ -25,12 +25,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
+import altair as alt
 import networkx as nx
 import numpy as np
+import pandas as pd
 import solara
-from matplotlib.figure import Figure
-from matplotlib.lines import Line2D
 
+from dashboards.charts import SpecChart, to_spec
 from dashboards.inputs import (
     FieldError,
     FieldMessage,
@@ -60,7 +61,7 @@ ROLE_SHORT = {
 END_REASONS = {
     "purchase": "all six jobs complete", "horizon": "ran out of time", "exhausted": "group exhausted",
 }
-FIGURE_DPI = 90
+PLAY_INTERVAL_MS = 100  # Play: 10 weeks a second
 LAYOUT_SEEDS = 2**32  # networkx layouts take seeds below 2**32; the deal itself uses the full seed
 
 
@@ -187,10 +188,6 @@ def _lock_of(model: BuyingGroupModel) -> threading.RLock | contextlib.nullcontex
 
 # --- figures (pure functions of the model, so they can be tested without a browser) --------
 
-# Text sizes in points: at FIGURE_DPI a point is 1.25 px, so these give 14-15 px text.
-LABEL_PT, TITLE_PT = 11.5, 12
-
-
 def role_labels(agents: list) -> list[str]:
     """A short label per stakeholder, numbered where a role occurs more than once
     ("Legal 1", "Legal 2"), so every node is named uniquely."""
@@ -203,102 +200,180 @@ def role_labels(agents: list) -> list[str]:
     return labels
 
 
-def network_figure(model: BuyingGroupModel) -> Figure:
-    """The consensus network this week: colour = job in focus, size = influence, edge width
-    = trust, red ring = holds evidence on a cell with an unresolved contradiction."""
-    figure = Figure(figsize=(5.6, 5.8), dpi=FIGURE_DPI)
-    axes = figure.subplots()
-    graph = model.graph
-    layout = getattr(model, "layout", None) or nx.spring_layout(graph, weight="trust", seed=0)
+def _job_colour(title: str | None = "job") -> alt.Color:
+    return alt.Color("job:N", title=title, sort=list(JOB_LABELS), scale=alt.Scale(
+        domain=list(JOB_LABELS), range=list(JOB_COLOURS)), legend=alt.Legend(columns=3))
+
+
+def _weeks_axis(model: BuyingGroupModel, title: str | None = "week") -> alt.X:
+    """Weeks from 0 to the horizon: a fixed axis, so the chart does not rescale as weeks pass."""
+    horizon = max(model.scenario.simulation.horizon_weeks, 1)
+    return alt.X("week:Q", title=title, scale=alt.Scale(domain=[0, horizon], nice=False))
+
+
+# Each chart is a layout built once per deal (marks, axes, scales: the layout of the network
+# is fixed for the deal) that draws named data sets, and the data sets and title of the
+# week. A Step then costs only the week's rows, not a new Altair chart.
+
+
+@dataclass(frozen=True)
+class WeekChart:
+    """One explorer chart: ``layout(model)`` (an Altair chart drawing named data sets) and
+    ``week(model)`` (the data sets by name and the title for the current week)."""
+
+    name: str
+    layout: Callable[[BuyingGroupModel], alt.TopLevelMixin]
+    week: Callable[[BuyingGroupModel], tuple[dict[str, pd.DataFrame], str]]
+
+    def chart(self, model: BuyingGroupModel) -> alt.TopLevelMixin:
+        """The whole chart of this week as an Altair chart (data and title included)."""
+        frames, title = self.week(model)
+        return self.layout(model).properties(title=title, datasets={
+            name: _records(frame) for name, frame in frames.items()})
+
+    def spec(self, model: BuyingGroupModel, template: dict[str, Any]) -> dict[str, Any]:
+        """This week's specification from the deal's ``template`` (``to_spec(layout)``)."""
+        frames, title = self.week(model)
+        return {**template, "title": title,
+                "datasets": {name: _records(frame) for name, frame in frames.items()}}
+
+
+def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """Rows as plain records (missing values as None, which JSON can carry)."""
+    return frame.astype(object).where(frame.notna(), None).to_dict("records")
+
+
+def _data(name: str) -> alt.NamedData:
+    return alt.NamedData(name=name)
+
+
+def _network_layout_of(model: BuyingGroupModel) -> dict:
+    return getattr(model, "layout", None) or nx.spring_layout(model.graph, weight="trust", seed=0)
+
+
+def network_week(model: BuyingGroupModel) -> tuple[dict[str, pd.DataFrame], str]:
+    """The network's edges (trust) and stakeholders (job in focus, influence, contradicted
+    evidence) this week."""
+    layout = _network_layout_of(model)
     agents = model.stakeholders
-    for i, j, data in graph.edges(data=True):
-        (x0, y0), (x1, y1) = layout[i], layout[j]
-        axes.plot([x0, x1], [y0, y1], color="#9aa0a6", zorder=1,
-                  linewidth=0.5 + 12 * data.get("trust", 0.2), alpha=0.7)
-    positions = np.array([layout[agent.slot] for agent in agents])
-    influence = np.array([agent.influence for agent in agents])
-    sizes = 250 + 450 * influence / max(influence.max(), 1e-9)
-    colours = [JOB_COLOURS[agent.job] for agent in agents]
-    conflicted = np.array([agent.holds_contradiction for agent in agents])
-    axes.scatter(positions[:, 0], positions[:, 1], s=sizes, c=colours, zorder=2,
-                 edgecolors=np.where(conflicted, "#d62728", "white"),
-                 linewidths=np.where(conflicted, 3.0, 1.0))
-    for label, (x, y) in zip(role_labels(agents), positions, strict=True):
-        axes.annotate(label, (x, y), xytext=(0, -19), textcoords="offset points", ha="center",
-                      fontsize=LABEL_PT, zorder=3)
-    legend = [Line2D([], [], marker="o", linestyle="", color=colour, label=label)
-              for colour, label in zip(JOB_COLOURS, JOB_LABELS, strict=True)]
-    legend.append(Line2D([], [], marker="o", linestyle="", markerfacecolor="white",
-                         markeredgecolor="#d62728", markeredgewidth=2, label="holds contradicted evidence"))
-    axes.legend(handles=legend, loc="upper center", bbox_to_anchor=(0.5, -0.02), ncol=2,
-                fontsize=LABEL_PT, frameon=False)
-    axes.set_title(f"Consensus network, week {model.week} (colour = job in focus)", fontsize=TITLE_PT)
-    axes.margins(0.15)
-    axes.set_axis_off()
-    figure.subplots_adjust(left=0.02, right=0.98, top=0.94, bottom=0.3)
-    return figure
+    edges = pd.DataFrame([{"x": layout[i][0], "y": layout[i][1], "x2": layout[j][0],
+                           "y2": layout[j][1], "trust": float(data.get("trust", 0.2))}
+                          for i, j, data in model.graph.edges(data=True)],
+                         columns=["x", "y", "x2", "y2", "trust"])
+    nodes = pd.DataFrame([{"x": layout[agent.slot][0], "y": layout[agent.slot][1],
+                           "stakeholder": label, "job": JOB_LABELS[agent.job],
+                           "influence": float(agent.influence),
+                           "contradicted": "yes" if agent.holds_contradiction else "no"}
+                          for agent, label in zip(agents, role_labels(agents), strict=True)])
+    return ({"edges": edges, "nodes": nodes, "rings": nodes[nodes["contradicted"] == "yes"]},
+            f"Consensus network, week {model.week} (red ring = holds contradicted evidence)")
 
 
-def jobs_figure(model: BuyingGroupModel) -> Figure:
-    """Completion of the six jobs over the weeks; an x marks each reopened (looped) job."""
+def network_layout(model: BuyingGroupModel) -> alt.LayerChart:
+    """The consensus network: colour = job in focus, size = influence, edge width = trust,
+    red ring = holds evidence on a cell with an unresolved contradiction. Positions and axes
+    are fixed for the deal, so only colours, sizes and rings move week to week."""
+    layout = _network_layout_of(model)
+    xs = [point[0] for point in layout.values()]
+    ys = [point[1] for point in layout.values()]
+    pad = 0.2
+    x = alt.X("x:Q", axis=None, scale=alt.Scale(domain=[min(xs) - pad, max(xs) + pad]))
+    y = alt.Y("y:Q", axis=None, scale=alt.Scale(domain=[min(ys) - pad, max(ys) + pad]))
+    size = alt.Size("influence:Q", legend=None, scale=alt.Scale(range=[250, 900]))
+    tooltip = ["stakeholder:N", "job:N", alt.Tooltip("influence:Q", format=".2f"),
+               alt.Tooltip("contradicted:N", title="holds contradicted evidence")]
+    return alt.layer(
+        alt.Chart(_data("edges")).mark_rule(color="#9aa0a6", opacity=0.7).encode(
+            x=x, y=y, x2="x2:Q", y2="y2:Q",
+            strokeWidth=alt.StrokeWidth("trust:Q", legend=None, scale=alt.Scale(range=[0.5, 9])),
+            tooltip=[alt.Tooltip("trust:Q", format=".2f")]),
+        alt.Chart(_data("nodes")).mark_circle(opacity=1).encode(
+            x=x, y=y, size=size, color=_job_colour("job in focus"), tooltip=tooltip),
+        alt.Chart(_data("rings")).mark_circle(filled=False, stroke="#d62728", strokeWidth=3)
+        .encode(x=x, y=y, size=size, tooltip=tooltip),
+        alt.Chart(_data("nodes")).mark_text(dy=24, fontSize=14).encode(x=x, y=y, text="stakeholder:N"),
+    ).properties(width=440, height=330)
+
+
+def jobs_week(model: BuyingGroupModel) -> tuple[dict[str, pd.DataFrame], str]:
+    """Each job's completion per week so far, the weeks it was reopened, and the thresholds."""
     table = model.datacollector.get_model_vars_dataframe()
     behaviour = model.scenario.behaviour
-    figure = Figure(figsize=(5.6, 5.2), dpi=FIGURE_DPI)
-    axes = figure.subplots()
     weeks = np.arange(len(table))
+    lines, loops = [], []
     for index, job in enumerate(JOB_NAMES):
-        completion = table[f"completion_{job}"].to_numpy()
-        axes.plot(weeks, completion, color=JOB_COLOURS[index], label=JOB_LABELS[index], linewidth=1.6)
+        completion = table[f"completion_{job}"].to_numpy(dtype=float)
+        lines.append(pd.DataFrame({"week": weeks, "job": JOB_LABELS[index], "completion": completion}))
         reopened = np.nonzero(np.diff(table[f"loops_{job}"].to_numpy(), prepend=0) > 0)[0]
-        axes.scatter(weeks[reopened], completion[reopened], marker="x", s=50,
-                     color=JOB_COLOURS[index], zorder=3)
-    axes.axhline(behaviour.done_threshold, color="black", linestyle="--", linewidth=0.8)
-    axes.axhline(behaviour.reopen_threshold, color="grey", linestyle=":", linewidth=0.8)
-    axes.text(0, behaviour.done_threshold + 0.01, "done", fontsize=LABEL_PT)
-    axes.text(0, behaviour.reopen_threshold - 0.05, "reopens below", fontsize=LABEL_PT, color="grey")
-    axes.set_xlim(0, max(model.scenario.simulation.horizon_weeks, 1))
-    axes.set_ylim(0, 1.02)
-    axes.set_xlabel("week", fontsize=LABEL_PT)
-    axes.set_ylabel("completion (0-1)", fontsize=LABEL_PT)
-    axes.tick_params(labelsize=LABEL_PT)
-    loops = int(sum(table[f"loops_{job}"].iloc[-1] for job in JOB_NAMES))
-    axes.set_title(f"The six buying jobs ({loops} loops so far; x = job reopened)", fontsize=TITLE_PT)
-    axes.legend(fontsize=LABEL_PT, loc="upper center", bbox_to_anchor=(0.45, -0.14), ncol=2,
-                frameon=False)  # below the axes, never over a curve
-    figure.subplots_adjust(left=0.13, right=0.98, top=0.93, bottom=0.36)
-    return figure
+        loops.append(pd.DataFrame({"week": weeks[reopened], "job": JOB_LABELS[index],
+                                   "completion": completion[reopened]}))
+    thresholds = pd.DataFrame({"completion": [behaviour.done_threshold, behaviour.reopen_threshold],
+                               "label": ["done", "reopens below"], "week": [0, 0]})
+    total = int(sum(table[f"loops_{job}"].iloc[-1] for job in JOB_NAMES))
+    return ({"lines": pd.concat(lines, ignore_index=True), "loops": pd.concat(loops, ignore_index=True),
+             "thresholds": thresholds},
+            f"The six buying jobs: {total} loops so far (cross = job reopened)")
 
 
-def strain_figure(model: BuyingGroupModel) -> Figure:
-    """Disagreement and overload (0-1) above, contradictions (counts) below."""
+def jobs_layout(model: BuyingGroupModel) -> alt.LayerChart:
+    """Completion of the six jobs over the weeks (0-1, weeks to the horizon); a cross marks
+    each reopened (looped) job; dashed lines mark when a job is done and when it reopens."""
+    x = _weeks_axis(model)
+    y = alt.Y("completion:Q", title="completion (0-1)", scale=alt.Scale(domain=[0, 1]))
+    return alt.layer(
+        alt.Chart(_data("thresholds")).mark_rule(color="#555", strokeDash=[5, 3]).encode(y=y),
+        alt.Chart(_data("thresholds")).mark_text(align="left", dx=4, dy=-8, fontSize=14,
+                                                 color="#555").encode(x=x, y=y, text="label:N"),
+        alt.Chart(_data("lines")).mark_line(strokeWidth=2).encode(
+            x=x, y=y, color=_job_colour(),
+            tooltip=["job:N", "week:Q", alt.Tooltip("completion:Q", format=".2f")]),
+        alt.Chart(_data("loops")).mark_point(shape="cross", size=160, filled=True).encode(
+            x=x, y=y, color=_job_colour(),
+            tooltip=["job:N", alt.Tooltip("week:Q", title="reopened in week")]),
+    ).properties(width=440, height=300)
+
+
+STRAIN_SHARES = {"disagreement": "disagreement on priorities", "dissent": "dissent from leading option",
+                 "overload": "mean overload", "supplier_time_share": "time with suppliers"}
+STRAIN_COUNTS = {"unresolved_contradictions": "unresolved contradictions",
+                 "contradictions_met": "contradictions met (total)"}
+
+
+def strain_week(model: BuyingGroupModel) -> tuple[dict[str, pd.DataFrame], str]:
+    """The shares (0-1) and the contradiction counts per week so far, in long form."""
     table = model.datacollector.get_model_vars_dataframe()
-    figure = Figure(figsize=(5.6, 6.0), dpi=FIGURE_DPI)
-    top, bottom = figure.subplots(2, 1, sharex=True)
     weeks = np.arange(len(table))
-    top.plot(weeks, table["disagreement"], label="disagreement on priorities", color="#8172b2")
-    top.plot(weeks, table["dissent"], label="dissent from leading option", color="#c44e52")
-    top.plot(weeks, table["overload"], label="mean overload", color="#dd8452")
-    top.plot(weeks, table["supplier_time_share"], label="time with suppliers", color="#55a868",
-             linestyle="--")
-    top.set_ylim(0, 1.02)
 
-    top.set_title("Disagreement, overload and contradictions", fontsize=TITLE_PT)
-    bottom.step(weeks, table["unresolved_contradictions"], where="post", color="#d62728",
-                label="unresolved contradictions")
-    bottom.plot(weeks, table["contradictions_met"], color="#7f7f7f", linestyle=":",
-                label="contradictions met (total)")
-    bottom.set_xlim(0, max(model.scenario.simulation.horizon_weeks, 1))
-    bottom.set_ylim(bottom=0)
-    bottom.set_xlabel("week", fontsize=LABEL_PT)
-    top.set_ylabel("share (0-1)", fontsize=LABEL_PT)
-    bottom.set_ylabel("contradictions", fontsize=LABEL_PT)
-    for panel in (top, bottom):
-        panel.tick_params(labelsize=LABEL_PT)
-    handles = top.get_legend_handles_labels()[0] + bottom.get_legend_handles_labels()[0]
-    figure.legend(handles=handles, fontsize=LABEL_PT, loc="lower center", ncol=2,
-                  frameon=False)  # below both panels, never over a curve
-    figure.subplots_adjust(left=0.12, right=0.98, top=0.94, bottom=0.24, hspace=0.12)
-    return figure
+    def long(columns: dict[str, str]) -> pd.DataFrame:
+        return pd.concat([pd.DataFrame({"week": weeks, "measure": label,
+                                        "value": table[column].to_numpy(dtype=float)})
+                          for column, label in columns.items()], ignore_index=True)
+
+    return ({"shares": long(STRAIN_SHARES), "counts": long(STRAIN_COUNTS)},
+            "Disagreement, overload and contradictions")
+
+
+def strain_layout(model: BuyingGroupModel) -> alt.VConcatChart:
+    """Disagreement, dissent, overload and time with suppliers (shares, 0-1) above;
+    contradictions (counts, from zero) below."""
+    def panel(data: str, columns: dict[str, str], title: str, domain: list[float] | None) -> alt.Chart:
+        scale = alt.Scale(domain=domain) if domain else alt.Scale(zero=True)
+        return alt.Chart(_data(data)).mark_line(strokeWidth=2, interpolate="step-after").encode(
+            x=_weeks_axis(model), y=alt.Y("value:Q", title=title, scale=scale),
+            color=alt.Color("measure:N", title=None, sort=list(columns.values()),
+                            legend=alt.Legend(columns=2)),
+            tooltip=["measure:N", "week:Q", alt.Tooltip("value:Q", format=".2f")],
+        ).properties(width=440, height=150)
+
+    return alt.vconcat(panel("shares", STRAIN_SHARES, "share (0-1)", [0, 1]),
+                       panel("counts", STRAIN_COUNTS, "contradictions (count)", None),
+                       ).resolve_scale(color="independent")
+
+
+NETWORK = WeekChart("network", network_layout, network_week)
+JOBS = WeekChart("jobs", jobs_layout, jobs_week)
+STRAIN = WeekChart("strain", strain_layout, strain_week)
+WEEK_CHARTS = (NETWORK, JOBS, STRAIN)
 
 
 def outcome_summary(model: BuyingGroupModel) -> dict[str, str]:
@@ -328,26 +403,28 @@ def outcome_summary(model: BuyingGroupModel) -> dict[str, str]:
 
 
 @solara.component
-def _Figure(model: BuyingGroupModel, week: int, make: Any) -> None:  # noqa: N802 (Solara components)
-    """A matplotlib figure rebuilt only when the model or its week changes."""
-    def draw() -> Figure:
-        with _lock_of(model):
-            return make(model)
+def _Chart(model: BuyingGroupModel, week: int, chart: WeekChart) -> None:  # noqa: N802 (Solara components)
+    """A chart whose layout is built once per deal and whose data follow the week."""
+    template = solara.use_memo(lambda: to_spec(chart.layout(model)), dependencies=[model])
 
-    figure = solara.use_memo(draw, dependencies=[model, week])
-    solara.FigureMatplotlib(figure, dependencies=[model, week], format="png")
+    def draw() -> dict[str, Any]:
+        with _lock_of(model):
+            return chart.spec(model, template)
+
+    spec = solara.use_memo(draw, dependencies=[model, week])
+    SpecChart(spec, classes=[f"explorer-{chart.name}"])
 
 
 def NetworkView(model: BuyingGroupModel) -> solara.Element:  # noqa: N802 (Solara components)
-    return _Figure(model, model.steps, network_figure)
+    return _Chart(model, model.steps, NETWORK)
 
 
 def JobsChart(model: BuyingGroupModel) -> solara.Element:  # noqa: N802 (Solara components)
-    return _Figure(model, model.steps, jobs_figure)
+    return _Chart(model, model.steps, JOBS)
 
 
 def StrainChart(model: BuyingGroupModel) -> solara.Element:  # noqa: N802 (Solara components)
-    return _Figure(model, model.steps, strain_figure)
+    return _Chart(model, model.steps, STRAIN)
 
 
 def DealCard(model: BuyingGroupModel) -> solara.Element:  # noqa: N802 (Solara components)
@@ -471,4 +548,4 @@ def ExplorerPage() -> None:  # noqa: N802 (Solara components)
     solara.Style(".v-card:has(> .v-card__text > .v-sheet:only-child:empty) { display: none; }"
                  ".v-tabs:has(.v-tabs-bar__content > :nth-child(2):last-child) { display: none; }")
     SolaraViz(model, components=COMPONENTS, model_params={"settings": settings.get},
-              name="Buying group explorer", play_interval=60, use_threads=True)
+              name="Buying group explorer", play_interval=PLAY_INTERVAL_MS, use_threads=True)

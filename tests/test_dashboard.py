@@ -184,21 +184,37 @@ def test_an_unexpected_error_during_a_week_stops_the_deal_with_a_message(
     assert "/srv/secret/engine.py" in caplog.text
 
 
-def test_figures_draw_every_week_and_the_outcome() -> None:
+def test_charts_draw_every_week_and_the_outcome() -> None:
+    from dashboards import charts
     model = explorer.ExplorerModel(explorer.ExplorerSettings(seed=3))
-    for make in (explorer.network_figure, explorer.jobs_figure, explorer.strain_figure):
-        assert make(model).axes
+    templates = {chart.name: charts.to_spec(chart.layout(model)) for chart in explorer.WEEK_CHARTS}
     assert explorer.outcome_summary(model) == {}
+    for _ in range(3):
+        model.step()
+    for chart in explorer.WEEK_CHARTS:  # the week's spec is the whole chart, built faster
+        whole = charts.to_spec(chart.chart(model))
+        assert chart.spec(model, templates[chart.name]) == whole
     model.run()
     lines = explorer.outcome_summary(model)
     assert set(lines) == {"Decision", "Cycle weeks", "Purchase ease", "Deal size", "Regret"}
     assert lines["Cycle weeks"] == str(model.week)
-    network = explorer.network_figure(model)
-    assert f"week {model.week}" in network.axes[0].get_title()
-    jobs = explorer.jobs_figure(model).axes[0]
-    assert len(jobs.get_lines()) >= 6
-    assert all(len(line.get_xdata()) == model.week + 1 for line in jobs.get_lines()[:6])
+    frames, title = explorer.network_week(model)
+    assert f"week {model.week}" in title
+    assert len(frames["nodes"]) == model.group_size == len(set(frames["nodes"]["stakeholder"]))
+    frames, title = explorer.jobs_week(model)
+    assert (frames["lines"].groupby("job")["week"].max() == model.week).all()
+    table = model.datacollector.get_model_vars_dataframe()
+    assert len(frames["loops"]) == sum(  # one cross per reopening
+        int((table[f"loops_{job}"].diff().fillna(table[f"loops_{job}"]) > 0).sum())
+        for job in sim.scenario.JOB_NAMES)
+    assert f"{int(sum(table[f'loops_{job}'].iloc[-1] for job in sim.scenario.JOB_NAMES))} loops" in title
     assert "<script" not in explorer.html_rows({"<script>": "x"})
+
+
+def test_role_labels_are_unique_and_short() -> None:
+    agents = [type("Agent", (), {"role": role}) for role in
+              ["legal_security", "finance", "legal_security", "it", "legal_security"]]
+    assert explorer.role_labels(agents) == ["Legal 1", "Finance", "Legal 2", "IT", "Legal 3"]
 
 
 def chart_rows(spec: dict, part: dict) -> list[dict]:

@@ -229,7 +229,8 @@ def test_explorer_loads_without_errors(explorer: tuple[Page, Problems]) -> None:
     assert week_shown(page) == 0
     for button in ("Reset", "Step"):
         assert page.get_by_role("button", name=button).is_enabled()
-    assert page.locator("img").count() >= 3  # network, jobs and strain charts
+    for chart in ("network", "jobs", "strain"):
+        page.wait_for_selector(f".explorer-{chart} .vega-chart[data-rendered='yes'] svg")
     assert not page.get_by_text("Page 0", exact=True).is_visible()  # Mesa's lone page tab
     assert not page.get_by_text("This website runs on").is_visible()  # no banner over a chart
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
