@@ -21,6 +21,7 @@ import shutil
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -28,10 +29,14 @@ from sim.explore.analysis import (
     best_strategies,
     label,
     paired_difference,
+    point_contrast,
     point_summary,
+    robustness,
     subset,
     win_counts,
 )
+from sim.explore.discovery import DiscoveryError, discover
+from sim.explore.findings import Finding, findings
 from sim.explore.report import write_report
 from sim.explore.runner import run_sweep
 from sim.explore.sensitivity import write_sensitivity_report
@@ -146,14 +151,71 @@ def range_lines(results: SweepResults, first: str, second: str, metric: str) -> 
     return lines
 
 
+Question = tuple[str, tuple[str, str], dict[str, Any]]
+
+
+def report_findings(
+    results: SweepResults, thresholds: dict[str, float] | None = None
+) -> tuple[list[Finding], pd.DataFrame]:
+    """The sweep report's findings (best, where not, effects, robustness) and the robustness
+    table they come from."""
+    metrics = results.outcomes
+    best = best_strategies(results, metrics)
+    robust = robustness(results, metrics, thresholds)
+    return findings(results, metrics, best, win_counts(best), robust), robust
+
+
+def bullets(found: list[Finding], topic: str) -> list[str]:
+    return [f"- {f.text}" for f in found if f.topic == topic]
+
+
+def typical_margin(results: SweepResults, first: str, second: str, metric: str) -> float:
+    """The median per-point paired margin of ``first`` over ``second`` in the metric's better
+    direction, rounded: a threshold that asks where the advantage is larger than usual."""
+    from sim.explore.analysis import DIRECTION
+
+    margins = DIRECTION.get(metric, 1) * point_contrast(results, first, second, metric)["mean"]
+    return round(float(margins.median()), 2 if abs(margins.median()) >= 0.01 else 3)
+
+
+def discovery_lines(results: SweepResults, questions: list[Question]) -> list[str]:
+    """One bullet per PRIM box of each question (a contrast on a metric), or why there is none."""
+    lines = []
+    for metric, contrast, options in questions:
+        try:
+            found = discover(results, metric, contrast, **options)
+        except DiscoveryError as error:
+            lines.append(f"- {label(metric)}: {error}.")
+            continue
+        lines += [f"- {sentence}" for sentence in found.sentences[: max(len(found.boxes), 1)]]
+    return lines
+
+
 def strategy_comparison(results: SweepResults) -> str:
     metrics = results.outcomes
     best = best_strategies(results, metrics)
     wins = win_counts(best)
-    parts = [header(results), "", "**In short**", "", *winner_lines(results, best, metrics)]
-    if {"sense_making", "seller_led"} <= set(results.strategies):
-        for metric in ("purchase_ease", "no_decision"):
-            parts += range_lines(results, "sense_making", "seller_led", metric)
+    found, _ = report_findings(results)
+    parts = [header(results), "", "**In short**", "", *bullets(found, "best")]
+    pair = ("sense_making", "seller_led")
+    if set(pair) <= set(results.strategies):
+        questions: list[Question] = [
+            ("purchase_ease", pair, {"threshold": typical_margin(results, *pair, "purchase_ease")}),
+            ("no_decision", pair, {"threshold": typical_margin(results, *pair, "no_decision")}),
+        ]
+        parts += [
+            "",
+            "**Where** (scenario discovery: PRIM boxes over the swept conditions, on the paired "
+            "per-point differences; *covers* is the share of the qualifying points inside the box, "
+            "the second share is the box's density, against the share over all points):",
+            "",
+            *bullets(found, "where"),
+            *discovery_lines(results, questions),
+            "",
+            f"**Robustness** across the {len(results.experiments)} conditions:",
+            "",
+            *bullets(found, "robustness"),
+        ]
     parts += [
         "",
         "**All points pooled** (each strategy on the same "
@@ -324,11 +386,69 @@ def sensitivity(results: SweepResults, indices: pd.DataFrame) -> str:
 # Running a study
 # --------------------------------------------------------------------------------------------
 
+def when_sense_making_wins(results: SweepResults) -> str:
+    """Where sense-making wins (PRIM boxes against each rival), where it does not, and how
+    robust each strategy is, with satisficing thresholds at the median point mean."""
+    summary = point_summary(results, results.outcomes)
+    thresholds = {
+        metric: round(float(summary.loc[summary["metric"] == metric, "mean"].median()), 2)
+        for metric in ("purchase_ease", "no_decision") if metric in results.outcomes
+    }
+    found, robust = report_findings(results, thresholds)
+    focus = "sense_making"
+    rivals = [s for s in results.strategies if s != focus]
+    questions: list[Question] = [
+        (metric, (focus, rival), {"clear": True})
+        for metric in ("purchase_ease", "no_decision") if metric in results.outcomes
+        for rival in rivals
+    ]
+    parts = [
+        header(results), "", "**In short**", "", *bullets(found, "best"), "",
+        "**Where sense-making wins clearly** (PRIM boxes over the sampled conditions, on the paired "
+        "per-point difference; a point qualifies when the 95% CI of sense-making's margin excludes "
+        "zero; *covers* is the share of qualifying points inside the box, the second share the "
+        "box's density, against the share over all points):",
+        "",
+        *discovery_lines(results, questions),
+        "",
+        "**Where the leader is not best** (PRIM boxes of the points where another strategy beats "
+        "the strategy best at most points; where one strategy is best everywhere, where its lead "
+        "is above its median):",
+        "",
+        *bullets(found, "where"),
+        "",
+        "**What moves each metric most**:",
+        "",
+        *bullets(found, "effect"),
+        "",
+        "**Robustness** across the sampled conditions: the mean and worst of each strategy's point "
+        "means, its maximum regret (largest paired shortfall against the best strategy at a point) "
+        "and the share of points where it meets the median point mean of all strategies "
+        f"({', '.join(f'{label(m).lower()} {v:g}' for m, v in thresholds.items())}):",
+        "",
+        *bullets(found, "robustness"),
+        "",
+    ]
+    table = robust.assign(
+        metric=robust["metric"].map(label),
+        mean=robust["mean"].map(lambda v: f"{v:.3f}"),
+        worst=robust["worst"].map(lambda v: f"{v:.3f}"),
+        max_regret=robust["max_regret"].map(lambda v: f"{v:.3f}"),
+    )
+    columns = ["metric", "strategy", "mean", "worst", "max_regret"]
+    if "satisficing" in table:
+        table["satisficing"] = table["satisficing"].map(lambda v: "" if pd.isna(v) else f"{v:.0%}")
+        columns.append("satisficing")
+    parts += [markdown_table(table[columns]), ""]
+    return "\n".join(parts)
+
+
 Study = tuple[str, Callable[..., str]]
 STUDIES: dict[str, Study] = {
     "strategy_comparison": ("sweep", strategy_comparison),
     "group_size": ("sweep", group_size),
     "sensitivity": ("sensitivity", sensitivity),
+    "when_sense_making_wins": ("sweep", when_sense_making_wins),
 }
 
 

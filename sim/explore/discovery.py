@@ -500,8 +500,8 @@ def _box_sentence(describe: str, box: Box, number: int, points: int, share: floa
     """One box as a sentence: the question, the region, coverage and density, and any limit
     that is not significant."""
     if box.limits.empty:
-        return (f"{_capital(describe)} at {box.k} of {points} swept points ({share:.0%}), with no "
-                "region where it is more concentrated.")
+        return (f"{_capital(describe)} at {box.k} of {points} swept points ({share:.0%}), scattered: "
+                "no region of the swept conditions concentrates it.")
     lead = _capital(describe) if number <= 1 else f"Also: {describe}"
     text = (f"{lead} when {box.condition} (covers {box.coverage:.0%} of such points; "
             f"{box.density:.0%} of points in the region qualify, against {share:.0%} overall).")

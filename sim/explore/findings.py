@@ -102,7 +102,17 @@ def where_findings(results: SweepResults, wins: pd.DataFrame, best: pd.DataFrame
             try:
                 discovery = discover(results, metric, pair, threshold=threshold)
             except DiscoveryError as error:
-                found.append(Finding("where", metric, f"{_name(metric)}: {error}.", {"pair": pair}))
+                # A strategy can lead a point by mean yet not on the paired deals (metrics over
+                # purchases pair only the deals where both purchased).
+                text = f"{_name(metric)}: {error}."
+                if threshold is None:
+                    from sim.explore.analysis import DIRECTION, point_contrast
+
+                    margins = DIRECTION.get(metric, 1) * point_contrast(results, *pair, metric)["mean"]
+                    text = (f"{_name(metric)}: {strategy_label(pair[0])} leads at some points by its "
+                            f"mean, but on the deals paired with {strategy_label(pair[1])} it is never "
+                            f"ahead (largest paired margin {margins.max():+.3f}).")
+                found.append(Finding("where", metric, text, {"pair": pair}))
                 continue
             box = discovery.boxes[0] if discovery.boxes else None
             found.append(Finding("where", metric, discovery.sentences[0], {
