@@ -33,8 +33,8 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def running_server() -> Iterator[str]:
-    """The URL of a dashboard server on a free local port, stopped afterwards."""
+def running_server() -> Iterator[tuple[str, int]]:
+    """The URL and process id of a dashboard server on a free local port, stopped afterwards."""
     port = free_port()
     with tempfile.TemporaryFile() as log:
         process = subprocess.Popen(
@@ -55,7 +55,7 @@ def running_server() -> Iterator[str]:
                     if time.monotonic() > deadline:
                         raise RuntimeError("server did not answer") from None
                     time.sleep(0.25)
-            yield url
+            yield url, process.pid
         finally:
             os.killpg(process.pid, signal.SIGTERM)
             process.wait(timeout=30)

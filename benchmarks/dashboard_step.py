@@ -26,10 +26,10 @@ from dashboard_server import CHART_DRAWN, running_server  # noqa: E402
 def server_side(weeks: int) -> dict[str, float]:
     """Median milliseconds of one week and of each chart's week specification (the layout
     is built once per deal), over ``weeks``."""
-    from dashboards import charts, explorer
+    from dashboards import explorer
 
     model = explorer.ExplorerModel()
-    templates = {chart.name: charts.to_spec(chart.layout(model)) for chart in explorer.WEEK_CHARTS}
+    templates = {chart.name: explorer.layout_template(chart, model) for chart in explorer.WEEK_CHARTS}
     times: dict[str, list[float]] = {"week": [], **{name: [] for name in templates}}
     for _ in range(weeks):
         if not model.running:
@@ -48,7 +48,7 @@ def in_browser(weeks: int) -> list[float]:
     """Milliseconds from each click on Step until the new week is drawn, ``weeks`` times."""
     from playwright.sync_api import sync_playwright
 
-    with running_server() as url, sync_playwright() as playwright:
+    with running_server() as (url, _), sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path="/usr/bin/chromium",
                                              args=["--no-sandbox", "--disable-gpu"])
         page = browser.new_page(viewport={"width": 1280, "height": 800})

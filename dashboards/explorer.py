@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import html
+import json
 import threading
 import warnings
 from collections.abc import Callable
@@ -205,10 +206,9 @@ def _job_colour(title: str | None = "job") -> alt.Color:
         domain=list(JOB_LABELS), range=list(JOB_COLOURS)), legend=alt.Legend(columns=3))
 
 
-def _weeks_axis(model: BuyingGroupModel, title: str | None = "week") -> alt.X:
+def _weeks_axis(horizon: int, title: str | None = "week") -> alt.X:
     """Weeks from 0 to the horizon: a fixed axis, so the chart does not rescale as weeks pass."""
-    horizon = max(model.scenario.simulation.horizon_weeks, 1)
-    return alt.X("week:Q", title=title, scale=alt.Scale(domain=[0, horizon], nice=False))
+    return alt.X("week:Q", title=title, scale=alt.Scale(domain=[0, max(horizon, 1)], nice=False))
 
 
 # Each chart is a layout built once per deal (marks, axes, scales: the layout of the network
@@ -218,17 +218,18 @@ def _weeks_axis(model: BuyingGroupModel, title: str | None = "week") -> alt.X:
 
 @dataclass(frozen=True)
 class WeekChart:
-    """One explorer chart: ``layout(model)`` (an Altair chart drawing named data sets) and
-    ``week(model)`` (the data sets by name and the title for the current week)."""
+    """One explorer chart: ``layout(horizon)`` (an Altair chart drawing named data sets, the
+    same for every deal with that many weeks) and ``week(model)`` (the data sets by name and
+    the title for the current week)."""
 
     name: str
-    layout: Callable[[BuyingGroupModel], alt.TopLevelMixin]
+    layout: Callable[[int], alt.TopLevelMixin]
     week: Callable[[BuyingGroupModel], tuple[dict[str, pd.DataFrame], str]]
 
     def chart(self, model: BuyingGroupModel) -> alt.TopLevelMixin:
         """The whole chart of this week as an Altair chart (data and title included)."""
         frames, title = self.week(model)
-        return self.layout(model).properties(title=title, datasets={
+        return self.layout(model.scenario.simulation.horizon_weeks).properties(title=title, datasets={
             name: _records(frame) for name, frame in frames.items()})
 
     def spec(self, model: BuyingGroupModel, template: dict[str, Any]) -> dict[str, Any]:
@@ -269,16 +270,14 @@ def network_week(model: BuyingGroupModel) -> tuple[dict[str, pd.DataFrame], str]
             f"Consensus network, week {model.week} (red ring = holds contradicted evidence)")
 
 
-def network_layout(model: BuyingGroupModel) -> alt.LayerChart:
+def network_layout(horizon: int) -> alt.LayerChart:
     """The consensus network: colour = job in focus, size = influence, edge width = trust,
-    red ring = holds evidence on a cell with an unresolved contradiction. Positions and axes
-    are fixed for the deal, so only colours, sizes and rings move week to week."""
-    layout = _network_layout_of(model)
-    xs = [point[0] for point in layout.values()]
-    ys = [point[1] for point in layout.values()]
-    pad = 0.2
-    x = alt.X("x:Q", axis=None, scale=alt.Scale(domain=[min(xs) - pad, max(xs) + pad]))
-    y = alt.Y("y:Q", axis=None, scale=alt.Scale(domain=[min(ys) - pad, max(ys) + pad]))
+    red ring = holds evidence on a cell with an unresolved contradiction. Positions are fixed
+    for the deal and the axes for every deal (networkx scales a layout into [-1, 1]), so only
+    colours, sizes and rings move week to week."""
+    del horizon  # no time axis
+    x = alt.X("x:Q", axis=None, scale=alt.Scale(domain=[-1.25, 1.25]))
+    y = alt.Y("y:Q", axis=None, scale=alt.Scale(domain=[-1.25, 1.25]))
     size = alt.Size("influence:Q", legend=None, scale=alt.Scale(range=[250, 900]))
     tooltip = ["stakeholder:N", "job:N", alt.Tooltip("influence:Q", format=".2f"),
                alt.Tooltip("contradicted:N", title="holds contradicted evidence")]
@@ -315,10 +314,10 @@ def jobs_week(model: BuyingGroupModel) -> tuple[dict[str, pd.DataFrame], str]:
             f"The six buying jobs: {total} loops so far (cross = job reopened)")
 
 
-def jobs_layout(model: BuyingGroupModel) -> alt.LayerChart:
+def jobs_layout(horizon: int) -> alt.LayerChart:
     """Completion of the six jobs over the weeks (0-1, weeks to the horizon); a cross marks
     each reopened (looped) job; dashed lines mark when a job is done and when it reopens."""
-    x = _weeks_axis(model)
+    x = _weeks_axis(horizon)
     y = alt.Y("completion:Q", title="completion (0-1)", scale=alt.Scale(domain=[0, 1]))
     return alt.layer(
         alt.Chart(_data("thresholds")).mark_rule(color="#555", strokeDash=[5, 3]).encode(y=y),
@@ -353,13 +352,13 @@ def strain_week(model: BuyingGroupModel) -> tuple[dict[str, pd.DataFrame], str]:
             "Disagreement, overload and contradictions")
 
 
-def strain_layout(model: BuyingGroupModel) -> alt.VConcatChart:
+def strain_layout(horizon: int) -> alt.VConcatChart:
     """Disagreement, dissent, overload and time with suppliers (shares, 0-1) above;
     contradictions (counts, from zero) below."""
     def panel(data: str, columns: dict[str, str], title: str, domain: list[float] | None) -> alt.Chart:
         scale = alt.Scale(domain=domain) if domain else alt.Scale(zero=True)
         return alt.Chart(_data(data)).mark_line(strokeWidth=2, interpolate="step-after").encode(
-            x=_weeks_axis(model), y=alt.Y("value:Q", title=title, scale=scale),
+            x=_weeks_axis(horizon), y=alt.Y("value:Q", title=title, scale=scale),
             color=alt.Color("measure:N", title=None, sort=list(columns.values()),
                             legend=alt.Legend(columns=2)),
             tooltip=["measure:N", "week:Q", alt.Tooltip("value:Q", format=".2f")],
@@ -368,6 +367,17 @@ def strain_layout(model: BuyingGroupModel) -> alt.VConcatChart:
     return alt.vconcat(panel("shares", STRAIN_SHARES, "share (0-1)", [0, 1]),
                        panel("counts", STRAIN_COUNTS, "contradictions (count)", None),
                        ).resolve_scale(color="independent")
+
+
+@functools.lru_cache(maxsize=32)
+def _template(chart: WeekChart, horizon: int) -> str:
+    return json.dumps(to_spec(chart.layout(horizon)))
+
+
+def layout_template(chart: WeekChart, model: BuyingGroupModel) -> dict[str, Any]:
+    """``to_spec(chart.layout(model))``, built once per horizon and shared by every session
+    (a fresh copy each time, so no session can change another's)."""
+    return json.loads(_template(chart, model.scenario.simulation.horizon_weeks))
 
 
 NETWORK = WeekChart("network", network_layout, network_week)
@@ -405,7 +415,7 @@ def outcome_summary(model: BuyingGroupModel) -> dict[str, str]:
 @solara.component
 def _Chart(model: BuyingGroupModel, week: int, chart: WeekChart) -> None:  # noqa: N802 (Solara components)
     """A chart whose layout is built once per deal and whose data follow the week."""
-    template = solara.use_memo(lambda: to_spec(chart.layout(model)), dependencies=[model])
+    template = solara.use_memo(lambda: layout_template(chart, model), dependencies=[model])
 
     def draw() -> dict[str, Any]:
         with _lock_of(model):

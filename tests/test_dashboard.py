@@ -187,13 +187,16 @@ def test_an_unexpected_error_during_a_week_stops_the_deal_with_a_message(
 def test_charts_draw_every_week_and_the_outcome() -> None:
     from dashboards import charts
     model = explorer.ExplorerModel(explorer.ExplorerSettings(seed=3))
-    templates = {chart.name: charts.to_spec(chart.layout(model)) for chart in explorer.WEEK_CHARTS}
+    templates = {chart.name: explorer.layout_template(chart, model) for chart in explorer.WEEK_CHARTS}
     assert explorer.outcome_summary(model) == {}
     for _ in range(3):
         model.step()
     for chart in explorer.WEEK_CHARTS:  # the week's spec is the whole chart, built faster
         whole = charts.to_spec(chart.chart(model))
         assert chart.spec(model, templates[chart.name]) == whole
+        assert explorer.layout_template(chart, model) is not templates[chart.name]  # a copy
+    layout = model.layout  # networkx scales positions into the network chart's fixed axes
+    assert max(abs(value) for point in layout.values() for value in point) <= 1 + 1e-9
     model.run()
     lines = explorer.outcome_summary(model)
     assert set(lines) == {"Decision", "Cycle weeks", "Purchase ease", "Deal size", "Regret"}
