@@ -1,84 +1,40 @@
 """The package's import structure: the graph of ``sim``'s modules, built from their own import
-statements, has no circle; and ``import sim`` leaves the sweep and discovery machinery unloaded
-until it is used."""
+statements, has no circle; the exploration layer's imports flow one way; ``import sim`` leaves
+the sweep and discovery machinery unloaded until it is used; the model fingerprint covers every
+module the engine imports."""
 
 from __future__ import annotations
 
-import ast
 import subprocess
 import sys
 from pathlib import Path
 
 import networkx as nx
 
-PACKAGE = Path(__file__).resolve().parent.parent / "sim"
+from sim.explore.sourcegraph import import_graph, model_files
 
 
-def module_name(path: Path) -> str:
-    parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
-    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
-
-
-def is_type_checking(node: ast.If) -> bool:
-    test = node.test
-    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
-        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING")
-
-
-def imported_modules(path: Path, modules: set[str]) -> set[str]:
-    """The ``sim`` modules a file imports anywhere (module level or inside functions), except
-    under ``if TYPE_CHECKING:`` (annotations only, never run). ``from a import b`` counts ``a.b``
-    when that is a module, else ``a``."""
-    tree = ast.parse(path.read_text(encoding="utf-8"))
-    package = module_name(path) if path.name == "__init__.py" else module_name(path).rpartition(".")[0]
-    found: set[str] = set()
-
-    def visit(node: ast.AST) -> None:
-        if isinstance(node, ast.If) and is_type_checking(node):
-            for child in node.orelse:
-                visit(child)
-            return
-        if isinstance(node, ast.Import):
-            found.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom):
-            base = node.module or ""
-            if node.level:
-                anchor = package.split(".")[: len(package.split(".")) - node.level + 1]
-                base = ".".join([*anchor, base] if base else anchor)
-            for alias in node.names:
-                found.add(f"{base}.{alias.name}" if f"{base}.{alias.name}" in modules else base)
-        for child in ast.iter_child_nodes(node):
-            visit(child)
-
-    visit(tree)
-    return {name for name in found if name in modules}
-
-
-def import_graph() -> nx.DiGraph:
-    files = sorted(PACKAGE.rglob("*.py"))
-    modules = {module_name(path) for path in files}
+def graph_of(package: Path | None = None) -> nx.DiGraph:
+    edges = import_graph(package) if package is not None else import_graph()
     graph = nx.DiGraph()
-    graph.add_nodes_from(modules)
-    for path in files:
-        source = module_name(path)
-        for target in imported_modules(path, modules):
-            if target != source:
-                graph.add_edge(source, target)
+    graph.add_nodes_from(edges)
+    graph.add_edges_from((source, target) for source, targets in edges.items() for target in targets)
     return graph
 
 
 def test_the_import_graph_of_sim_has_no_circle():
-    graph = import_graph()
+    graph = graph_of()
     assert graph.has_edge("sim.explore.runner", "sim.explore.store")  # the graph sees real imports
-    assert graph.has_edge("sim.explore.report", "sim.explore.analysis")
+    assert graph.has_edge("sim.dynamics", "sim.kernels")  # "from sim import kernels" is the module
     cycles = list(nx.simple_cycles(graph))
     assert cycles == [], "import circles: " + "; ".join(" -> ".join([*c, c[0]]) for c in cycles[:5])
 
 
 def test_exploration_imports_flow_one_way():
-    """spec -> design -> chunks -> store -> executors -> runner; analysis reads the store, the
-    report reads the analysis; nothing in the exploration layer imports the command line."""
-    graph = import_graph()
+    """spec -> design -> chunks -> store -> executors -> runner; the tables, plots and page
+    module do not import the report, findings or discovery; nothing in the exploration layer
+    imports the command line."""
+    graph = graph_of()
     order = ["spec", "design", "chunks", "store", "executors", "runner"]
     for i, earlier in enumerate(order):
         for later in order[i + 1:]:
@@ -88,6 +44,35 @@ def test_exploration_imports_flow_one_way():
     for reader in ("analysis", "plots", "html"):
         assert not any(t in {"sim.explore.report", "sim.explore.findings", "sim.explore.discovery"}
                        for t in graph[f"sim.explore.{reader}"])
+
+
+def test_the_graph_reads_every_kind_of_import(tmp_path):
+    package = tmp_path / "pkg"
+    (package / "sub").mkdir(parents=True)
+    files = {
+        "__init__.py": "",
+        "a.py": "from pkg import b\nfrom .sub import c\n",
+        "b.py": "def later():\n    import pkg.d\n",
+        "sub/__init__.py": "",
+        "sub/c.py": "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from pkg import a\n"
+                    "from ..b import later\n",
+        "d.py": "import json\n",
+        "e.py": "from pkg.a import b\n",
+    }
+    for name, text in files.items():
+        (package / name).write_text(text)
+    graph = graph_of(package)
+    assert set(graph["pkg.a"]) == {"pkg.b", "pkg.sub.c"}
+    assert set(graph["pkg.b"]) == {"pkg.d"}  # inside a function
+    assert set(graph["pkg.sub.c"]) == {"pkg.b"}  # relative; the TYPE_CHECKING import left out
+    assert set(graph["pkg.e"]) == {"pkg.a"}  # "from pkg.a import b": b is a name, not a module
+    assert [p.name for p in model_files("pkg.a", package)] == ["a.py", "b.py", "d.py", "c.py"]
+
+
+def test_the_model_fingerprint_covers_the_rules():
+    names = {path.name for path in model_files()}
+    assert {"engine.py", "kernels.py", "dynamics.py", "outcomes.py", "state.py"} <= names
+    assert not names & {"cli.py", "sweep.py", "__init__.py"}
 
 
 def test_import_sim_does_not_load_the_sweep_machinery():

@@ -16,6 +16,7 @@ import pytest
 from typer.testing import CliRunner
 
 from sim.cli import app
+from sim.explore.analysis import DIRECTION
 from sim.explore.store import CHUNK_DIR, load_sweep
 
 SPEC = """
@@ -328,11 +329,15 @@ def test_report_opens_with_findings_that_agree_with_its_tables(swept, tmp_path):
     wins = pd.read_csv(out / "wins.csv")
     assert list(found["topic"].unique()) == ["best", "where", "effect", "robustness"]
     for metric, text in found.query("topic == 'best'")[["metric", "finding"]].itertuples(index=False):
-        part = wins[wins["metric"] == metric].sort_values("points", ascending=False, kind="stable")
-        leader = part.iloc[0]
+        part = wins[wins["metric"] == metric]
+        order = ["seller_led", "digital_first", "sense_making"]  # ties go to the earlier strategy
+        tied = part[part["points"] == part["points"].max()]
+        leader = tied.loc[tied["strategy"].map(order.index).idxmin()]
         assert f"{leader['strategy'].replace('_', '-')} is best at" in text
         assert f" {leader['points']} " in text or f"all {leader['points']} points" in text
     robust = pd.read_csv(out / "robustness.csv")
     for metric, text in found.query("topic == 'robustness'")[["metric", "finding"]].itertuples(index=False):
-        top = robust[robust["metric"] == metric].sort_values("max_regret", kind="stable").iloc[0]
+        part = robust[robust["metric"] == metric]  # ties in regret go to the better mean
+        better_mean = -DIRECTION[metric] * part["mean"]
+        top = part.assign(better=better_mean).sort_values(["max_regret", "better"], kind="stable").iloc[0]
         assert f": {top['strategy'].replace('_', '-')} (maximum regret {top['max_regret']:.3f}" in text

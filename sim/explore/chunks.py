@@ -8,7 +8,6 @@ from __future__ import annotations
 import functools
 import hashlib
 import time
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -16,12 +15,11 @@ import pandas as pd
 
 from sim.engine import iter_chunks
 from sim.explore.design import ChunkResult, ChunkSlot, ChunkTask
+from sim.explore.sourcegraph import model_files, module_name
 from sim.outcomes import COLUMNS
 
+# Keys of the Parquet metadata that tie a chunk file to its chunk, sweep and model code.
 META_CHUNK, META_SPEC, META_MODEL = "buyingsim.chunk", "buyingsim.spec_hash", "buyingsim.model"
-
-
-MODEL_MODULES = ("scenario", "strategies", "network", "state", "dynamics", "outcomes", "engine")
 
 
 def compute_chunk(task: ChunkTask) -> ChunkResult:
@@ -55,17 +53,13 @@ def compute_chunk(task: ChunkTask) -> ChunkResult:
 
 @functools.cache
 def model_fingerprint() -> str:
-    """A hash of the model's source files. The package version alone does not change with
-    every edit of the dynamics; this does, so a resume, or a cluster worker, running different
-    model code is caught instead of silently mixing results."""
-    import sim.engine
-
-    folder = Path(sim.engine.__file__).parent
+    """A hash of the model's source files: the engine and every module it imports (see
+    :func:`sim.explore.sourcegraph.model_files`). The package version alone does not change
+    with every edit of the dynamics; this does, so a resume, or a cluster worker, running
+    different model code is caught instead of silently mixing results."""
     digest = hashlib.sha256()
-    for name in MODEL_MODULES:
-        path = folder / f"{name}.py"
-        if path.exists():
-            digest.update(name.encode() + b"\0" + path.read_bytes())
+    for path in model_files():
+        digest.update(module_name(path).encode() + b"\0" + path.read_bytes())
     return digest.hexdigest()[:16]
 
 

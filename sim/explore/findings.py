@@ -140,7 +140,7 @@ def effect_findings(results: SweepResults, wins: pd.DataFrame, metrics: list[str
         spans = []
         for parameter in varied:
             table = marginal(results, parameter, [metric])
-            line = table[table["strategy"] == strategy].sort_values(parameter)
+            line = table[table["strategy"] == strategy].dropna(subset=["mean"]).sort_values(parameter)
             if len(line) < 2:
                 continue
             spans.append((float(line["mean"].max() - line["mean"].min()), parameter, line))
