@@ -29,8 +29,9 @@ from sim.explore.design import parse_sweep_spec
 from sim.explore.runner import run_sweep
 from sim.explore.spec import SweepSpec
 from sim.explore.store import load_sweep
+from sim.strategies import BUILTIN_STRATEGIES
 
-STRATEGIES = ["seller_led", "digital_first", "sense_making"]
+STRATEGIES = list(BUILTIN_STRATEGIES)  # seller-led, digital-first, sense-making
 
 
 def spec(name: str, points_per_axis: tuple[int, int], deals_per_point: int,

@@ -160,6 +160,13 @@ def test_paired_contrast_of_a_sweep_recovers_the_planted_region(metric, directio
     assert row["value"] == pytest.approx(0.1 * direction, abs=0.01)
 
 
+def test_sim_discover_is_the_discovery_entry_point():
+    import sim
+
+    found = sim.discover(synthetic_sweep(), "purchase_ease", contrast=("A", "B"), threshold=0.05)
+    assert sim.discover is discover and found.boxes[0].coverage == 1
+
+
 def test_outcome_question_over_every_strategy_finds_the_strategy_as_a_condition():
     results = synthetic_sweep()
     deals = results.deals

@@ -30,6 +30,7 @@ from sim.results import HEADLINE
 from sim.scenario import (
     format_validation_error,
 )
+from sim.strategies import BUILTIN_STRATEGIES
 
 MAX_POINTS = 100_000
 
@@ -154,7 +155,7 @@ class SweepSpec(_Strict):
     deals_per_point: int = Field(ge=1, le=100_000_000)
     chunk_deals: int = Field(DEFAULT_CHUNK_DEALS, ge=BLOCK_SIZE, le=1 << 22)
     strategies: list[str] = Field(
-        default_factory=lambda: ["seller_led", "digital_first", "sense_making"], min_length=1
+        default_factory=lambda: list(BUILTIN_STRATEGIES), min_length=1
     )
     outcomes: list[str] = Field(default_factory=lambda: list(HEADLINE), min_length=1)
     overrides: dict[str, Any] = Field(default_factory=dict)
