@@ -38,6 +38,8 @@ JUDGEMENT_TRIALS = 60  # TPE evaluations of the four ease weights per trial
 ENSEMBLE_TOLERANCE = 3.0
 ENSEMBLE_SIZE = 16
 ENSEMBLE_FILE = DEFAULTS_FILE.with_name("ensemble.toml")
+# CMA-ES refinement: initial step as a share of each parameter's range.
+REFINE_SIGMA = 0.1
 HELPFUL_SHARE = (0.15, 0.85)  # plausible share of purchases whose buyers found supplier info helpful
 MIN_BASE_RATE = 0.05  # an outcome compared in a ratio must not be rarer than this
 
@@ -63,7 +65,7 @@ DYNAMICS_PARAMETERS: list[FreeParameter] = [
     FreeParameter("base_share_suppliers", 0.06, 0.16, "supplier meetings are a minority of buying time"),
     FreeParameter("contradiction_gap", 1.2, 3.5, "2-6 standard deviations of an unbiased item's error"),
     FreeParameter("reopen_threshold", 0.55, 0.74, "below the done threshold (0.75): hysteresis"),
-    FreeParameter("setback", 0.05, 0.4, "completion lost on a job that buyers call going back to it"),
+    FreeParameter("setback", 0.02, 0.4, "completion lost on a job that buyers call going back to it"),
     FreeParameter("contradiction_shock", 0.0, 0.5, "a contradiction sets a job back at most by half"),
     FreeParameter(
         "choice_change_shock", 0.0, 0.6, "a switch of supplier undoes at most part of the later jobs"
@@ -119,6 +121,9 @@ FIXED_JUDGEMENTS: dict[str, str] = {
     "overwhelmed_threshold": "overwhelmed: peak load at or beyond capacity (overload 0.5)",
 }
 FREE_PARAMETERS = DYNAMICS_PARAMETERS + JUDGEMENT_PARAMETERS
+# Supplier time and one rep's time are read from the same time accounting: 12 figures, 11
+# independent targets.
+INDEPENDENT_FIGURES = 11
 # Per-deal measures the judgements are made from (columns of the results).
 MEASURE_COLUMNS = (
     "purchased", "cycle_weeks", "loops_total", "peak_overload", "contradictions_met",
@@ -243,8 +248,10 @@ def _worker(
     seeds: tuple[int, ...],
     n_trials: int,
     sampler_seed: int,
+    start: dict[str, float] | None = None,
 ) -> None:
-    """Run trials in one process until the study holds ``n_trials`` finished trials."""
+    """Run trials in one process until the study holds ``n_trials`` finished trials: a TPE
+    search, or with ``start`` a CMA-ES search around those dynamics parameters (refinement)."""
     import optuna
     from optuna.study import MaxTrialsCallback
     from optuna.trial import TrialState
@@ -252,7 +259,12 @@ def _worker(
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
     storage = _storage(storage_path)
-    sampler = optuna.samplers.TPESampler(seed=sampler_seed, multivariate=True, n_startup_trials=24)
+    if start is None:
+        sampler = optuna.samplers.TPESampler(seed=sampler_seed, multivariate=True, n_startup_trials=24)
+    else:
+        sampler = optuna.samplers.CmaEsSampler(
+            x0=start, sigma0=REFINE_SIGMA, seed=sampler_seed, warn_independent_sampling=False
+        )
     study = optuna.load_study(study_name=study_name, storage=storage, sampler=sampler)
     base = load_scenario(scenario_path)
 
@@ -292,13 +304,15 @@ class Calibration:
     n_deals: int = 10_000  # per seed
     seed: int = 7
     n_seeds: int = 2  # the objective pools n_deals from each of seeds seed, seed + 1, ...
+    refine: int = 0  # CMA-ES trials around the best TPE trial after the n_trials TPE trials
     workers: int = field(default_factory=lambda: multiprocessing.cpu_count())
     storage: Path = Path("output/calibration/study.journal")
     study_name: str = "market-calibration"
 
     def calibrate(self, progress: Callable[[int, int, float], None] | None = None) -> dict[str, float]:
-        """Run (or resume) the study until ``n_trials`` trials are complete; returns the best
-        parameters. ``progress(done, total, best)`` is called about once a second."""
+        """Run (or resume) the study until ``n_trials`` TPE trials are complete, then ``refine``
+        CMA-ES trials around the best; returns the best parameters. ``progress(done, total,
+        best)`` is called about once a second."""
         import optuna
 
         optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -312,47 +326,13 @@ class Calibration:
             current = {k: v for k, v in self.current_parameters().items() if k in dynamics}
             study.enqueue_trial(current)  # start from the committed defaults
         scenario_path = str(load_scenario(self.scenario).source)
-        context = multiprocessing.get_context("spawn")
-        processes = [
-            context.Process(
-                target=_worker,
-                args=(
-                    str(self.storage),
-                    self.study_name,
-                    scenario_path,
-                    self.n_deals,
-                    self.seeds,
-                    self.n_trials,
-                    self.seed + index,
-                ),
-            )
-            for index in range(max(1, self.workers))
-        ]
-        for process in processes:
-            process.start()
-        # A terminate signal ends the study like Ctrl-C: workers are stopped, finished trials kept.
-        previous_handler = signal.getsignal(signal.SIGTERM)
-        if threading.current_thread() is threading.main_thread():
-            signal.signal(signal.SIGTERM, _exit_on_terminate)
-        try:
-            while any(process.is_alive() for process in processes):
-                time.sleep(1.0)
-                if progress is not None:
-                    done, best = self._status(study)
-                    progress(done, self.n_trials, best)
-        finally:
-            for process in processes:
-                if process.is_alive():
-                    process.terminate()
-                process.join()
-            if threading.current_thread() is threading.main_thread():
-                signal.signal(signal.SIGTERM, previous_handler)
-        failed = [p.exitcode for p in processes if p.exitcode not in (0, None)]
-        if failed:
-            raise RuntimeError(f"calibration workers failed with exit codes {failed}")
-        if progress is not None:
-            done, best = self._status(study)
-            progress(done, self.n_trials, best)
+        total = self.n_trials + self.refine
+        if self._status(study)[0] < self.n_trials:
+            self._run_workers(study, scenario_path, self.n_trials, total, None, progress)
+        if self.refine and self._status(study)[0] < total:
+            dynamics = {p.name for p in DYNAMICS_PARAMETERS}
+            start = {k: v for k, v in self.best()[0].items() if k in dynamics}
+            self._run_workers(study, scenario_path, total, total, start, progress)
         return self.best()[0]
 
     @property
@@ -378,6 +358,60 @@ class Calibration:
             for t in trials[:size]
             if t.value <= best + tolerance
         ]
+
+    def _run_workers(
+        self,
+        study,
+        scenario_path: str,
+        target: int,
+        total: int,
+        start: dict[str, float] | None,
+        progress: Callable[[int, int, float], None] | None,
+    ) -> None:
+        """Worker processes add trials until the study holds ``target`` completed ones (TPE, or
+        CMA-ES around ``start``); ``progress(done, total, best)`` about once a second."""
+        context = multiprocessing.get_context("spawn")
+        processes = [
+            context.Process(
+                target=_worker,
+                args=(
+                    str(self.storage),
+                    self.study_name,
+                    scenario_path,
+                    self.n_deals,
+                    self.seeds,
+                    target,
+                    self.seed + index + (1000 if start else 0),
+                    start,
+                ),
+            )
+            for index in range(max(1, self.workers))
+        ]
+        for process in processes:
+            process.start()
+        # A terminate signal ends the study like Ctrl-C: workers are stopped, finished trials kept.
+        previous_handler = signal.getsignal(signal.SIGTERM)
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGTERM, _exit_on_terminate)
+        try:
+            while any(process.is_alive() for process in processes):
+                time.sleep(1.0)
+                if progress is not None:
+                    done, best = self._status(study)
+                    progress(done, total, best)
+        finally:
+            for process in processes:
+                if process.is_alive():
+                    process.terminate()
+                process.join()
+            if threading.current_thread() is threading.main_thread():
+                signal.signal(signal.SIGTERM, previous_handler)
+        failed = [p.exitcode for p in processes if p.exitcode not in (0, None)]
+        if failed:
+            raise RuntimeError(f"calibration workers failed with exit codes {failed}")
+        if progress is not None:
+            done, best = self._status(study)
+            progress(done, total, best)
 
     def _status(self, study) -> tuple[int, float]:
         from optuna.trial import TrialState

@@ -11,7 +11,16 @@ import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
-from sim.calibration import DEFAULTS_FILE, Calibration, write_defaults, write_ensemble
+from sim.calibration import (
+    DEFAULTS_FILE,
+    DYNAMICS_PARAMETERS,
+    FREE_PARAMETERS,
+    INDEPENDENT_FIGURES,
+    JUDGEMENT_PARAMETERS,
+    Calibration,
+    write_defaults,
+    write_ensemble,
+)
 from sim.engine import MAX_SEED
 
 MAX_WORKERS = 64  # worker processes; more would only exhaust the machine
@@ -48,6 +57,9 @@ def register(app: typer.Typer) -> None:
         storage: Annotated[Path, typer.Option(help="Journal file of the study (resumable).")] = Path(
             "output/calibration/study.journal"
         ),
+        refine: Annotated[
+            int, typer.Option(min=0, help="CMA-ES trials around the best after the TPE trials (0: none).")
+        ] = 0,
         polish: Annotated[
             int,
             typer.Option(min=0, help="Refit judgement parameters on this many deals at the end (0: skip)."),
@@ -69,7 +81,13 @@ def register(app: typer.Typer) -> None:
         if polish:
             check_deals(polish, "--polish")
         calibration = Calibration(
-            n_trials=trials, n_deals=deals, seed=seed, n_seeds=seeds, workers=workers, storage=storage
+            n_trials=trials,
+            n_deals=deals,
+            seed=seed,
+            n_seeds=seeds,
+            workers=workers,
+            storage=storage,
+            refine=refine,
         )
         bar = Progress(
             TextColumn("calibrating"),
@@ -81,13 +99,14 @@ def register(app: typer.Typer) -> None:
             console=error_console,
         )
         with bar, user_errors():
-            task = bar.add_task("calibrate", total=trials, best="-")
+            task = bar.add_task("calibrate", total=trials + refine, best="-")
             calibration.calibrate(
                 progress=lambda done, total, best: bar.update(task, completed=done, best=f"{best:.3f}")
             )
         parameters, objective = calibration.best()
         console.print(
-            f"best objective {objective:.4f} after {trials} trials ({deals:,} deals x {seeds} seeds each)"
+            f"best objective {objective:.4f} after {trials + refine} trials "
+            f"({deals:,} deals x {seeds} seeds each)"
         )
         if polish:
             with error_console.status(f"refitting judgements on {polish:,} deals"), user_errors():
@@ -96,10 +115,10 @@ def register(app: typer.Typer) -> None:
         if write:
             with user_errors():
                 path = write_defaults(
-                    parameters, objective, trials, deals, seed, polish_deals=polish, n_seeds=seeds
+                    parameters, objective, trials + refine, deals, seed, polish_deals=polish, n_seeds=seeds
                 )
                 ensemble = calibration.ensemble()
-                ensemble_path = write_ensemble(ensemble, trials)
+                ensemble_path = write_ensemble(ensemble, trials + refine)
             console.print(f"wrote {shown(path)} and {shown(ensemble_path)} ({len(ensemble)} acceptable fits)")
         else:
             console.print(
@@ -201,6 +220,11 @@ def register(app: typer.Typer) -> None:
             style = None if row.result == "pass" else "bold red"
             table.add_row(*[shown(value) for value in row], style=style)
         console.print(table)
+        console.print(
+            f"fitted: {len(DYNAMICS_PARAMETERS)} dynamics parameters + {len(JUDGEMENT_PARAMETERS)} ease "
+            f"weights = {len(FREE_PARAMETERS)} free parameters against {len(FIGURES)} figures "
+            f"({INDEPENDENT_FIGURES} independent); nothing about strategies is fitted"
+        )
         for title, frame in (
             ("Held-out patterns (not fitted)", formatted_held_out(replication.held_out)),
             (
