@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-LINTED := sim tests benchmarks dashboards experiments
+LINTED := sim tests benchmarks dashboards experiments workshop
 # Browser tests drive Debian's chromium (Playwright's own browser download is never used).
 CHROMIUM := /usr/bin/chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
