@@ -280,14 +280,14 @@ def report(
             _fail(f"{directory}: no finished chunks yet; run `buyingsim sweep` first")
         thresholds = _thresholds(satisfice or [], chosen or results.outcomes)
         path = write_report(results, out or directory / "report", chosen, thresholds)
-    if not results.complete:
-        error_console.print(
-            "warning: the sweep is incomplete; the report covers finished chunks",
-            highlight=False,
-            soft_wrap=True,
-            markup=False,
-        )
+    _warn_if_incomplete(results.complete, "the report")
     _say(f"wrote {path} (and CSVs beside it)")
+
+
+def _warn_if_incomplete(complete: bool, what: str) -> None:
+    """Say on stderr that an interrupted sweep's output covers only its finished chunks."""
+    if not complete:
+        _warn(f"the sweep is incomplete; {what} covers finished chunks")
 
 
 def _thresholds(entries: list[str], metrics: list[str]) -> dict[str, float]:
@@ -399,6 +399,7 @@ def discover(
         results = load_sweep(directory)
         found = find(results, metric, pair, threshold, clear, above, below, strategy, density)
         path = write_discovery(found, out or directory / "discovery", results.name)
+    _warn_if_incomplete(results.complete, "the discovery")
     for sentence in found.sentences:
         _say(f"- {sentence}")
     _say(f"wrote {path} (and CSVs beside it)")
