@@ -244,6 +244,25 @@ def test_findings_agree_with_the_tables_they_come_from():
     assert found["robustness"].data["max_regret"] == pytest.approx(top["max_regret"])
 
 
+def test_categories_and_booleans_are_conditions_too():
+    rng = np.random.default_rng(2)
+    table = pd.DataFrame({"conflict_level": rng.uniform(0, 1, 300),
+                          "network": rng.choice(["small_world", "hierarchy", "complete"], 300),
+                          "reach": rng.choice([True, False], 300)})
+    table["value"] = rng.normal(0, 1, 300)
+    table["qualifies"] = (table.network == "hierarchy") & (table.conflict_level > 0.5)
+    found = discover_cases(table, ["conflict_level", "network", "reach"],
+                           Question("outcome", "no_decision", 0.5))
+    for box in (found.boxes[0], found.cart_boxes[0]):
+        limits = box.limits.set_index("parameter")
+        assert set(limits.index) == {"conflict_level", "network"}
+        assert limits.loc["network", "categories"] == "hierarchy"
+        assert limits.loc["conflict_level", "lower"] == pytest.approx(0.5, abs=0.03)
+        mask, hits = inside(box, table), table["qualifies"]
+        assert (box.n, box.k) == (mask.sum(), (mask & hits).sum())
+    assert "network is hierarchy" in found.sentences[0]
+
+
 def test_a_single_swept_condition_is_enough():
     table = planted_cases()[["conflict_level", "value"]]
     table["qualifies"] = table["conflict_level"] > 0.6

@@ -377,28 +377,61 @@ def _prim_boxes(
 def _cart_boxes(
     x: pd.DataFrame, y: np.ndarray, target: float, mass_min: float, seed: int
 ) -> tuple[list[Box], Any]:
-    """The leaves of a classification tree (EMA Workbench's CART wrapper, fitted with a fixed
-    seed) whose density reaches the target, largest coverage first; and the tree."""
+    """The leaves of a classification tree (fitted with a fixed seed on EMA Workbench's CART
+    encoding: numbers as they are, categories as indicator columns) whose density reaches the
+    target, largest coverage first; and the tree. Each leaf's limits are read from its path and
+    its counts from the points that land in it (the wrapper's own box extraction mixes up the
+    categories of different leaves, and fails with a single feature)."""
     from ema_workbench.analysis import cart
     from sklearn.tree import DecisionTreeClassifier
 
     tree = cart.CART(x, y, mass_min=mass_min)
     tree.clf = DecisionTreeClassifier(min_samples_leaf=max(1, int(mass_min * len(x))), random_state=seed)
     tree.clf.fit(tree._x, y)
-    # The wrapper looks up a feature name for every node, leaves included (feature -2), which
-    # fails with a single feature; a placeholder name for index -2 is never read for a split.
-    if len(tree.feature_names) == 1:
-        tree.feature_names = [*tree.feature_names, "(leaf)"]
+    structure = tree.clf.tree_
+    parent: dict[int, tuple[int, bool]] = {}
+    for node in range(structure.node_count):
+        left, right = structure.children_left[node], structure.children_right[node]
+        for child, is_left in ((left, True), (right, False)):
+            if child >= 0:
+                parent[int(child)] = (node, is_left)
+    leaf_of_point = tree.clf.apply(tree._x)
+    total = int(y.sum())
     boxes = []
-    for box_lim, stats in zip(tree.boxes, tree.stats, strict=True):
-        if stats["density"] < target - 1e-12 or stats["coverage"] == 0:
+    for leaf in np.unique(leaf_of_point):
+        inside = leaf_of_point == leaf
+        n, k = int(inside.sum()), int(y[inside].sum())
+        if k == 0 or k / n < target - 1e-12:
             continue
+        box_lim = _initial_box(x)
+        node = int(leaf)
+        while node in parent:
+            node, is_left = parent[node]
+            name, threshold = tree.feature_names[structure.feature[node]], structure.threshold[node]
+            if name in x.columns:  # a number: left is <= threshold, right is above it
+                row, bound = (1, min) if is_left else (0, max)
+                box_lim.loc[row, name] = bound(box_lim.loc[row, name], threshold)
+            else:  # an indicator column "parameter<sep>category": left is "not this category"
+                column, category = name.split(tree.sep)
+                value = tree.dummiesmap[column][category]
+                allowed = box_lim.loc[0, column] - {value} if is_left else box_lim.loc[0, column] & {value}
+                box_lim.loc[0, column], box_lim.loc[1, column] = set(allowed), set(allowed)
         limits = _limit_rows(box_lim, x, None, open_lower=True)
-        n = round(stats["mass"] * len(x))
-        boxes.append(Box("CART", limits, float(stats["coverage"]), float(stats["density"]),
-                         float(stats["mass"]), n, round(stats["density"] * n), True))
+        boxes.append(Box("CART", limits, k / total, k / n, n / len(x), n, k, True))
     boxes.sort(key=lambda box: (-box.coverage, -box.density))
     return boxes, tree
+
+
+def _initial_box(x: pd.DataFrame) -> pd.DataFrame:
+    """Rows 0 and 1 (lower and upper) spanning every point: the data's range of a number, the
+    set of every category (a fresh set per cell)."""
+    columns: dict[str, list[Any]] = {}
+    for name in x.columns:
+        if isinstance(x[name].dtype, pd.CategoricalDtype):
+            columns[name] = [set(x[name].unique()), set(x[name].unique())]
+        else:
+            columns[name] = [x[name].min(), x[name].max()]
+    return pd.DataFrame(columns, index=[0, 1], dtype=object)
 
 
 def _feature_scores(x: pd.DataFrame, values: np.ndarray, seed: int) -> pd.DataFrame:
@@ -475,7 +508,7 @@ def discover_cases(
         top = cart_boxes[0]
         sentences.append(f"CART's largest qualifying leaf: {top.condition} (covers {top.coverage:.0%}; "
                          f"{top.density:.0%} qualify).")
-    if len(scores):
+    if len(scores) and scores["score"].iloc[0] > 0:  # a constant value has nothing to explain
         lead = scores.iloc[0]
         sentences.append(
             f"The condition that explains most of the variation in the {_value_name(question)} is "
