@@ -9,6 +9,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 
 from sim.explore.discovery import (
     Box,
@@ -272,3 +274,35 @@ def test_a_single_swept_condition_is_enough():
     box = found.boxes[0]  # PRIM keeps the most coverage at a density of at least 80%
     assert box.coverage == 1 and box.density >= 0.8
     assert 0.5 < box.limits["lower"].item() <= smallest
+
+
+@settings(max_examples=10, deadline=None)
+@given(n=st.integers(40, 160), low=st.floats(0.05, 0.7), high_volume=st.floats(0.8, 1.8),
+       seed=st.integers(0, 10_000), noise=st.floats(0, 0.15))
+def test_every_box_states_what_its_limits_select(n, low, high_volume, seed, noise):
+    """Whatever the table, each box's counts, coverage and density are what its limits select,
+    a box said to reach the density target does, and the same table gives the same answer."""
+    rng = np.random.default_rng(seed)
+    table = pd.DataFrame({"conflict_level": rng.uniform(0, 1, n).round(2),
+                          "information_volume": rng.uniform(0.5, 2, n).round(2),
+                          "group_size": rng.integers(4, 11, n)})
+    planted = (table.conflict_level > low) & (table.information_volume < high_volume)
+    table["qualifies"] = planted ^ (rng.uniform(size=n) < noise)
+    table["value"] = table["qualifies"] + rng.normal(0, 0.1, n)
+    assume(table["qualifies"].any())
+    question = Question("outcome", "no_decision", 0.5)
+    found = discover_cases(table, PARAMETERS, question)
+    hits = table["qualifies"]
+    for box in [*found.boxes, *found.cart_boxes]:
+        mask = inside(box, table)
+        if box.method == "CART":  # leaves do not overlap earlier boxes: counts hold on all points
+            assert (box.n, box.k) == (mask.sum(), (mask & hits).sum())
+            assert box.coverage == pytest.approx((mask & hits).sum() / hits.sum())
+        assert 0 < box.coverage <= 1 and 0 <= box.density <= 1
+        if box.meets_target:
+            assert box.density >= found.density_target - 1e-9
+    if found.boxes:  # the first PRIM box is found among all points
+        mask = inside(found.boxes[0], table)
+        assert (found.boxes[0].n, found.boxes[0].k) == (mask.sum(), (mask & hits).sum())
+    again = discover_cases(table, PARAMETERS, question)
+    assert again.sentences == found.sentences

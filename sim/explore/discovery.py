@@ -194,7 +194,10 @@ def cases(results: SweepResults, question: Question) -> pd.DataFrame:
 @dataclass
 class Box:
     """A region of the swept conditions: per-parameter limits (only the restricted ones), its
-    coverage, density and size, and the sentence that states it."""
+    coverage, density and size, and the sentence that states it. ``n`` and ``k`` count the
+    points (and the qualifying ones) in the box; for a second or later PRIM box, among the
+    points the earlier boxes left, as PRIM searches them; ``coverage`` is ``k`` over all
+    qualifying points."""
 
     method: str  # "PRIM" or "CART"
     limits: pd.DataFrame  # parameter, kind, lower, upper, categories, qp_lower, qp_upper, text
