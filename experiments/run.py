@@ -116,24 +116,6 @@ def header(results: SweepResults, means: bool = True) -> str:
 # --------------------------------------------------------------------------------------------
 
 
-def winner_lines(results: SweepResults, best: pd.DataFrame, metrics: list[str]) -> list[str]:
-    """One bullet per metric: the strategy best at most points, with its clear wins."""
-    lines = []
-    points = len(results.experiments)
-    for metric in metrics:
-        part = best[best["metric"] == metric]
-        if part.empty:
-            continue
-        counts = part["best"].value_counts()
-        leader = counts.index[0]
-        clear = int(part.loc[part["best"] == leader, "clear"].sum()) if "clear" in part else 0
-        lines.append(
-            f"- {label(metric)}: {leader} is best at {counts.iloc[0]} of {points} points "
-            f"({clear} clearly, paired 95% CI of the margin excluding zero)."
-        )
-    return lines
-
-
 def range_lines(results: SweepResults, first: str, second: str, metric: str) -> list[str]:
     """Bullets: how the paired difference first - second varies along each parameter."""
     lines = []
@@ -305,7 +287,8 @@ def group_size(results: SweepResults) -> str:
         "",
         "**In short**",
         "",
-        *winner_lines(results, best, ["purchase_ease", "no_decision", "cycle_weeks"]),
+        *[f"- {f.text}" for f in report_findings(results)[0]
+          if f.topic == "best" and f.metric in ("purchase_ease", "no_decision", "cycle_weeks")],
     ]
     if {"sense_making", "seller_led"} <= set(results.strategies):
         parts += range_lines(results, "sense_making", "seller_led", "purchase_ease")
