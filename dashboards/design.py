@@ -44,7 +44,7 @@ DESIGNED = "designed"  # the designed strategy's name while it lives only in the
 PRESETS = tuple(BUILTIN_STRATEGIES)
 DEFAULT_DEALS = 2000
 DEAL_CHOICES = [500, 1000, 2000, 5000]
-DEBOUNCE_SECONDS = 0.2  # a slider being dragged sends many values; only the last one runs
+DEBOUNCE_SECONDS = 0.15  # a slider being dragged sends many values; only the last one runs
 # Finished single-strategy runs kept for every session, least recently used dropped first.
 # One run of 2,000 deals holds about 1 MB, so the budget keeps well over a hundred.
 CACHE_BUDGET_BYTES = 150 * 2**20

@@ -395,7 +395,7 @@ def DesignControls(strategy: solara.Reactive[Strategy], start: solara.Reactive[s
             # forged value that is no number fails there, so each slider has its own net.
             SafeView(slider, lever.label.lower(),
                      message=f"{lever.label}: the browser sent an unusable value; keeping {value:g}")
-            solara.Text(lever.description, style={"font-size": "13px", "color": "#555",
+            solara.Text(lever.description, style={"font-size": "14px", "color": "#555",
                                                   "display": "block", "margin-top": "-12px"})
             FieldMessage(refused.value.get(lever.name))
 

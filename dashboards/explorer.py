@@ -203,7 +203,7 @@ def role_labels(agents: list) -> list[str]:
 
 def _job_colour(title: str | None = "job") -> alt.Color:
     return alt.Color("job:N", title=title, sort=list(JOB_LABELS), scale=alt.Scale(
-        domain=list(JOB_LABELS), range=list(JOB_COLOURS)), legend=alt.Legend(columns=3))
+        domain=list(JOB_LABELS), range=list(JOB_COLOURS)), legend=alt.Legend(columns=2))
 
 
 def _weeks_axis(horizon: int, title: str | None = "week") -> alt.X:
@@ -224,7 +224,7 @@ class WeekChart:
 
     name: str
     layout: Callable[[int], alt.TopLevelMixin]
-    week: Callable[[BuyingGroupModel], tuple[dict[str, pd.DataFrame], str]]
+    week: Callable[[BuyingGroupModel], tuple[dict[str, pd.DataFrame], list[str]]]
 
     def chart(self, model: BuyingGroupModel) -> alt.TopLevelMixin:
         """The whole chart of this week as an Altair chart (data and title included)."""
@@ -252,7 +252,7 @@ def _network_layout_of(model: BuyingGroupModel) -> dict:
     return getattr(model, "layout", None) or nx.spring_layout(model.graph, weight="trust", seed=0)
 
 
-def network_week(model: BuyingGroupModel) -> tuple[dict[str, pd.DataFrame], str]:
+def network_week(model: BuyingGroupModel) -> tuple[dict[str, pd.DataFrame], list[str]]:
     """The network's edges (trust) and stakeholders (job in focus, influence, contradicted
     evidence) this week."""
     layout = _network_layout_of(model)
@@ -267,7 +267,7 @@ def network_week(model: BuyingGroupModel) -> tuple[dict[str, pd.DataFrame], str]
                            "contradicted": "yes" if agent.holds_contradiction else "no"}
                           for agent, label in zip(agents, role_labels(agents), strict=True)])
     return ({"edges": edges, "nodes": nodes, "rings": nodes[nodes["contradicted"] == "yes"]},
-            f"Consensus network, week {model.week} (red ring = holds contradicted evidence)")
+            [f"Consensus network, week {model.week}", "red ring = holds contradicted evidence"])
 
 
 def network_layout(horizon: int) -> alt.LayerChart:
@@ -278,7 +278,7 @@ def network_layout(horizon: int) -> alt.LayerChart:
     del horizon  # no time axis
     x = alt.X("x:Q", axis=None, scale=alt.Scale(domain=[-1.25, 1.25]))
     y = alt.Y("y:Q", axis=None, scale=alt.Scale(domain=[-1.25, 1.25]))
-    size = alt.Size("influence:Q", legend=None, scale=alt.Scale(range=[250, 900]))
+    size = alt.Size("influence:Q", legend=None, scale=alt.Scale(range=[180, 650]))
     tooltip = ["stakeholder:N", "job:N", alt.Tooltip("influence:Q", format=".2f"),
                alt.Tooltip("contradicted:N", title="holds contradicted evidence")]
     return alt.layer(
@@ -290,11 +290,11 @@ def network_layout(horizon: int) -> alt.LayerChart:
             x=x, y=y, size=size, color=_job_colour("job in focus"), tooltip=tooltip),
         alt.Chart(_data("rings")).mark_circle(filled=False, stroke="#d62728", strokeWidth=3)
         .encode(x=x, y=y, size=size, tooltip=tooltip),
-        alt.Chart(_data("nodes")).mark_text(dy=24, fontSize=14).encode(x=x, y=y, text="stakeholder:N"),
-    ).properties(width=440, height=330)
+        alt.Chart(_data("nodes")).mark_text(dy=22, fontSize=14).encode(x=x, y=y, text="stakeholder:N"),
+    ).properties(width=330, height=210)
 
 
-def jobs_week(model: BuyingGroupModel) -> tuple[dict[str, pd.DataFrame], str]:
+def jobs_week(model: BuyingGroupModel) -> tuple[dict[str, pd.DataFrame], list[str]]:
     """Each job's completion per week so far, the weeks it was reopened, and the thresholds."""
     table = model.datacollector.get_model_vars_dataframe()
     behaviour = model.scenario.behaviour
@@ -311,7 +311,7 @@ def jobs_week(model: BuyingGroupModel) -> tuple[dict[str, pd.DataFrame], str]:
     total = int(sum(table[f"loops_{job}"].iloc[-1] for job in JOB_NAMES))
     return ({"lines": pd.concat(lines, ignore_index=True), "loops": pd.concat(loops, ignore_index=True),
              "thresholds": thresholds},
-            f"The six buying jobs: {total} loops so far (cross = job reopened)")
+            [f"The six buying jobs: {total} loops so far", "cross = job reopened (a loop)"])
 
 
 def jobs_layout(horizon: int) -> alt.LayerChart:
@@ -319,17 +319,21 @@ def jobs_layout(horizon: int) -> alt.LayerChart:
     each reopened (looped) job; dashed lines mark when a job is done and when it reopens."""
     x = _weeks_axis(horizon)
     y = alt.Y("completion:Q", title="completion (0-1)", scale=alt.Scale(domain=[0, 1]))
+    def threshold_text(label: str, baseline: str) -> alt.Chart:  # "done" above its line
+        return alt.Chart(_data("thresholds")).transform_filter(alt.datum.label == label).mark_text(
+            align="right", baseline=baseline, dx=-4, fontSize=14, color="#555").encode(
+            x=alt.value(320), y=y, text="label:N")
+
     return alt.layer(
         alt.Chart(_data("thresholds")).mark_rule(color="#555", strokeDash=[5, 3]).encode(y=y),
-        alt.Chart(_data("thresholds")).mark_text(align="left", dx=4, dy=-8, fontSize=14,
-                                                 color="#555").encode(x=x, y=y, text="label:N"),
+        threshold_text("done", "bottom"), threshold_text("reopens below", "top"),
         alt.Chart(_data("lines")).mark_line(strokeWidth=2).encode(
             x=x, y=y, color=_job_colour(),
             tooltip=["job:N", "week:Q", alt.Tooltip("completion:Q", format=".2f")]),
         alt.Chart(_data("loops")).mark_point(shape="cross", size=160, filled=True).encode(
             x=x, y=y, color=_job_colour(),
             tooltip=["job:N", alt.Tooltip("week:Q", title="reopened in week")]),
-    ).properties(width=440, height=300)
+    ).properties(width=320, height=170)
 
 
 STRAIN_SHARES = {"disagreement": "disagreement on priorities", "dissent": "dissent from leading option",
@@ -338,7 +342,7 @@ STRAIN_COUNTS = {"unresolved_contradictions": "unresolved contradictions",
                  "contradictions_met": "contradictions met (total)"}
 
 
-def strain_week(model: BuyingGroupModel) -> tuple[dict[str, pd.DataFrame], str]:
+def strain_week(model: BuyingGroupModel) -> tuple[dict[str, pd.DataFrame], list[str]]:
     """The shares (0-1) and the contradiction counts per week so far, in long form."""
     table = model.datacollector.get_model_vars_dataframe()
     weeks = np.arange(len(table))
@@ -349,23 +353,24 @@ def strain_week(model: BuyingGroupModel) -> tuple[dict[str, pd.DataFrame], str]:
                           for column, label in columns.items()], ignore_index=True)
 
     return ({"shares": long(STRAIN_SHARES), "counts": long(STRAIN_COUNTS)},
-            "Disagreement, overload and contradictions")
+            ["Disagreement, overload and contradictions"])
 
 
 def strain_layout(horizon: int) -> alt.VConcatChart:
     """Disagreement, dissent, overload and time with suppliers (shares, 0-1) above;
     contradictions (counts, from zero) below."""
-    def panel(data: str, columns: dict[str, str], title: str, domain: list[float] | None) -> alt.Chart:
+    def panel(data: str, columns: dict[str, str], title: str, domain: list[float] | None,
+              week_title: str | None) -> alt.Chart:
         scale = alt.Scale(domain=domain) if domain else alt.Scale(zero=True)
         return alt.Chart(_data(data)).mark_line(strokeWidth=2, interpolate="step-after").encode(
-            x=_weeks_axis(horizon), y=alt.Y("value:Q", title=title, scale=scale),
+            x=_weeks_axis(horizon, week_title), y=alt.Y("value:Q", title=title, scale=scale),
             color=alt.Color("measure:N", title=None, sort=list(columns.values()),
                             legend=alt.Legend(columns=2)),
             tooltip=["measure:N", "week:Q", alt.Tooltip("value:Q", format=".2f")],
-        ).properties(width=440, height=150)
+        ).properties(width=320, height=62)
 
-    return alt.vconcat(panel("shares", STRAIN_SHARES, "share (0-1)", [0, 1]),
-                       panel("counts", STRAIN_COUNTS, "contradictions (count)", None),
+    return alt.vconcat(panel("shares", STRAIN_SHARES, "share (0-1)", [0, 1], None),
+                       panel("counts", STRAIN_COUNTS, "count", None, "week"), spacing=6,
                        ).resolve_scale(color="independent")
 
 
@@ -528,12 +533,12 @@ def SettingControl(spec: dict[str, Any], value: Any, text: str,  # noqa: N802 (S
     label = spec["label"]
     if spec["type"] == "Select":
         solara.Select(label, value=value, values=spec["values"], on_value=on_value)
-    elif spec["type"] == "SliderInt":
-        solara.SliderInt(label, value=value, min=spec["min"], max=spec["max"], step=spec["step"],
-                         on_value=on_value)
+    elif spec["type"] == "SliderInt":  # the label shows the value
+        solara.SliderInt(f"{label}: {value:g}", value=value, min=spec["min"], max=spec["max"],
+                         step=spec["step"], on_value=on_value)
     elif spec["type"] == "SliderFloat":
-        solara.SliderFloat(label, value=value, min=spec["min"], max=spec["max"], step=spec["step"],
-                           on_value=on_value)
+        solara.SliderFloat(f"{label}: {value:g}", value=value, min=spec["min"], max=spec["max"],
+                           step=spec["step"], on_value=on_value)
     else:
         solara.InputText(label, value=text, on_value=on_value)
 

@@ -186,11 +186,13 @@ def week_shown(page: Page) -> int:
 # Python's error output, as it would show if a traceback reached the page.
 TRACEBACK_SIGNS = ("Traceback", 'File "/', "Error:", "site-packages")
 BAD_SEEDS = ["abc", "-5", "1e3", "1.5", "9" * 5000, str(2**63), "  "]
-# Sends a value for the control labelled ``label`` as the browser's own control would, but
-# without its checks: how a forged message (or a scripted client) reaches the server.
+# Sends a value for the control labelled ``label`` (a slider's label goes on with ": value")
+# as the browser's own control would, but without its checks: how a forged message (or a
+# scripted client) reaches the server.
 FORGE = """([label, value]) => {
-    const field = [...document.querySelectorAll('.v-input')].find(
-        element => element.querySelector('label')?.innerText.trim() === label);
+    const field = [...document.querySelectorAll('.v-input')].find(element => {
+        const text = element.querySelector('label')?.innerText.trim();
+        return text === label || text?.startsWith(label + ': '); });
     const bound = vm => vm && vm.$vnode && vm.$vnode.data && vm.$vnode.data.model;
     const vm = bound(field.__vue__) ? field.__vue__ : field.__vue__.$children.find(bound);
     vm.$vnode.data.model.callback(value);
@@ -477,6 +479,9 @@ def test_designer_moving_a_slider_changes_the_paired_difference_to_the_engines(
         assert float(after[metric]) == pytest.approx(value, rel=1e-9, abs=1e-12), metric
     effort = page.locator(".effort-message").inner_text()
     assert "over budget" in effort and "scaled down" in effort  # five hours of meetings
+    page.wait_for_selector(".paired-chart .vega-chart[data-rendered='yes'] svg")
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=SCREENSHOTS / "designer.png", full_page=True)
     assert_no_traceback(page)
     problems.check(page)
 
@@ -522,7 +527,7 @@ def test_designer_saves_a_strategy_the_cli_runs_and_loads_it_back(
     assert page.locator(".field-error").count() == 0
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.wait_for_selector(DESIGNER_READY)
-    page.screenshot(path=SCREENSHOTS / "designer.png", full_page=True)
+    page.screenshot(path=SCREENSHOTS / "designer-load.png", full_page=True)
     problems.check(page)
 
 
@@ -563,3 +568,36 @@ def test_compare_charts_render_offline_and_legibly(server: Server, browser: Brow
     assert "No-decision rate (% of deals)" in texts and "Deal size (x ambition)" in texts
     assert "0" in texts  # rate axes start at zero
     problems.check(page)
+
+
+SESSIONS_AT_ONCE = 12
+# Server CPU seconds a new explorer session may cost. Measured on the 2-core test machine
+# under load: 0.19-0.26 s (0.33-0.41 s before the chart layouts were shared); the bound
+# leaves room for a slower machine.
+SERVER_CPU_PER_SESSION = 1.0
+
+
+def test_twelve_sessions_opening_at_once_each_get_their_own_page(
+    server: Server, browser: Browser
+) -> None:
+    process = psutil.Process(server.process.pid)
+    before = process.cpu_times()
+    contexts = [browser.new_context(viewport={"width": 1280, "height": 800})
+                for _ in range(SESSIONS_AT_ONCE)]
+    pages = []
+    for context in contexts:
+        context.set_default_timeout(WAIT_MS)
+        pages.append(context.new_page())
+    for page in pages:  # all navigations start before any page is awaited
+        page.goto(server.url + "/", wait_until="commit")
+    for page in pages:
+        page.wait_for_selector(".deal-facts[data-week='0']")
+        page.wait_for_selector(".explorer-jobs .vega-chart[data-rendered='yes'] svg")
+    after = process.cpu_times()
+    spent = (after.user + after.system) - (before.user + before.system)
+    pages[0].get_by_role("button", name="Step").click()  # each session has its own deal
+    pages[0].wait_for_selector(".deal-facts[data-week='1']")
+    assert all(page.locator(".deal-facts").get_attribute("data-week") == "0" for page in pages[1:])
+    for context in contexts:
+        context.close()
+    assert spent < SESSIONS_AT_ONCE * SERVER_CPU_PER_SESSION, f"server CPU {spent:.1f} s"
