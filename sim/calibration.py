@@ -91,6 +91,7 @@ DYNAMICS_PARAMETERS: list[FreeParameter] = [
     FreeParameter(
         "contradiction_tolerance", 0.5, 5.0, "unresolved contradictions that halve validation readiness"
     ),
+    FreeParameter("prior_weight", 0.2, 4.0, "how much a member discounts what it was told (neutral prior)"),
     FreeParameter("capacity", 6.0, 18.0, "items a person holds without strain (4-5 at the start)"),
     FreeParameter("misalignment_penalty", 0.0, 0.4, "attitude loss per stage a rep is ahead"),
     FreeParameter("items_per_week", 0.4, 1.6, "new items per person-week at volume 1"),

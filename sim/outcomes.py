@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim.kernels import END_EXHAUSTED, END_HORIZON, END_PURCHASE, END_STATUS_QUO
+from sim.kernels import END_EXHAUSTED, END_HORIZON, END_PURCHASE, END_STATUS_QUO, cell_belief
 from sim.scenario import JOB_NAMES, Behaviour
 from sim.state import HOURS_DIGITAL, HOURS_INTERNAL, HOURS_REPS, HOURS_THIRD_PARTY, HOURS_TOTAL, DealState
 
@@ -170,10 +170,10 @@ def deal_outcomes(state: DealState, behaviour: Behaviour, strategy_names: list[s
     on_choice = state.choice[:, None] * M + np.arange(M)[None, :]  # (D,M) cells of the choice
     claims = np.take_along_axis(state.evidence_claims, on_choice[:, None, :], axis=2)
     weight = np.take_along_axis(state.evidence_weight, on_choice[:, None, :], axis=2)
-    # What each member expects of the choice: the mean of the claims it holds about it (what it
-    # was told, biases included), not a shrunk estimate; no claims on a cell: a neutral 0.
-    told = np.divide(claims, weight, out=np.zeros_like(claims), where=weight > 0)
-    expected = (np.einsum("dsm,dm->ds", told, need) * member).sum(axis=1) / n_members
+    # What the group expects of the choice: its members' beliefs about it (the claims they hold,
+    # biases included, weighed against the neutral prior), under the true needs.
+    belief = cell_belief(claims, weight, b.prior_weight)
+    expected = (np.einsum("dsm,dm->ds", belief, need) * member).sum(axis=1) / n_members
     measures = {
         "purchased": purchased,
         "cycle_weeks": state.week,
