@@ -144,8 +144,10 @@ class Parameter:
         """The values a grid uses."""
         if self.values is not None:
             return list(self.values)
-        points = np.linspace(self.low, self.high, self.levels)
-        return [self._cast(v) for v in points]
+        low, high = self._range()
+        if self.levels is None:
+            raise SweepError(f"uncertainties.{self.name}: a range on a grid needs levels = N")
+        return [self._cast(v) for v in np.linspace(low, high, self.levels)]
 
     def from_unit(self, unit: np.ndarray) -> list[Any]:
         """Map samples in [0, 1) to values: ranges scale linearly (integers: each value in
@@ -159,8 +161,15 @@ class Parameter:
     def sampling_bounds(self) -> tuple[float, float]:
         """The continuous range samples are drawn from: an integer range is widened by half a
         step on each side so that rounding makes its end values as likely as the others."""
+        low, high = self._range()
         if self.kind == "int":
-            return self.low - 0.5, self.high + 0.5
+            return low - 0.5, high + 0.5
+        return low, high
+
+    def _range(self) -> tuple[float, float]:
+        """``low`` and ``high`` of a range (a list of values has none)."""
+        if self.low is None or self.high is None:
+            raise SweepError(f"uncertainties.{self.name}: a list of values has no range")
         return self.low, self.high
 
     def from_range(self, raw: np.ndarray) -> list[Any]:
@@ -169,11 +178,12 @@ class Parameter:
 
     def _cast(self, value: float) -> Any:
         if self.kind == "int":
-            return int(np.clip(np.floor(value + 0.5), np.ceil(self.low), np.floor(self.high)))
+            low, high = self._range()
+            return int(np.clip(np.floor(value + 0.5), np.ceil(low), np.floor(high)))
         return float(value)
 
     def describe(self) -> dict[str, Any]:
-        data = {"name": self.name, "field": self.field, "kind": self.kind}
+        data: dict[str, Any] = {"name": self.name, "field": self.field, "kind": self.kind}
         if self.values is not None:
             data["values"] = list(self.values)
         else:
@@ -296,6 +306,8 @@ def design_points(spec: SweepSpec, parameters: list[Parameter]) -> list[dict[str
 
     rng = np.random.default_rng(np.random.SeedSequence([spec.seed, SAMPLING_STREAM]))
     n, d = spec.sampling.points, len(parameters)
+    if n is None:  # the spec's validation requires points for these methods
+        raise SweepError(f"{spec.source}: field sampling.points: {method} needs points = N")
     if method == "latin_hypercube":
         unit = qmc.LatinHypercube(d, rng=rng).random(n)
     else:

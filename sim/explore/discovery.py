@@ -90,7 +90,7 @@ def _metric_name(metric: str) -> str:
 
 def level_text(value: Any) -> str:
     """A swept value as prose: whole numbers without decimals, others to three figures."""
-    return _number(value) if isinstance(value, int | float | np.integer | np.floating) else str(value)
+    return _number(float(value)) if isinstance(value, int | float | np.integer | np.floating) else str(value)
 
 
 def _number(value: float) -> str:
@@ -352,7 +352,8 @@ def _prim_boxes(
     # In binary mode PRIM counts y >= threshold as cases (so any cut in (0, 1] reads 0/1 right)
     # and drops a box less dense than it: a region under half qualifying is no finding.
     finder = prim.Prim(x, y, threshold=0.5, mass_min=mass_min)
-    boxes, trajectories = [], []
+    boxes: list[Box] = []
+    trajectories: list[pd.DataFrame] = []
     total = int(y.sum())
     covered = np.zeros(len(y), dtype=bool)
     while len(boxes) < max_boxes:

@@ -119,7 +119,7 @@ class Sampling(_Strict):
             raise ValueError("points is only for latin_hypercube and sobol; a grid has all combinations")
         if self.method != "grid" and self.points is None:
             raise ValueError(f"method {self.method!r} needs points = N")
-        if self.method == "sobol" and self.points & (self.points - 1):
+        if self.method == "sobol" and self.points is not None and self.points & (self.points - 1):
             raise ValueError(f"points = {self.points}: sobol needs a power of two (e.g. 32, 64, 128)")
         return self
 

@@ -181,9 +181,8 @@ def read_manifest(directory: str | Path, kind: SweepKind | None = None) -> dict[
             f"{path}: damaged manifest ({detail}); {_repair_hint(directory, kind or 'sweep')}"
         ) from None
     stored = data if isinstance(data, dict) else {}
-    hint = _repair_hint(
-        directory, kind or (stored.get("kind") if stored.get("kind") == "sensitivity" else "sweep")
-    )
+    stored_kind = "sensitivity" if stored.get("kind") == "sensitivity" else "sweep"
+    hint = _repair_hint(directory, kind or stored_kind)
     stored_format = stored.get("format")
     if isinstance(stored_format, int) and stored_format != STORE_FORMAT:
         raise SweepError(
@@ -536,8 +535,8 @@ class SweepStore:
         """Adopt every chunk file that verifies against the plan (its label, spec hash, model
         fingerprint, every page checksum and exactly its rows); delete the others. A file
         computed for another spec or model refuses the repair before anything is deleted."""
-        found = [(slot, self.chunk_dir / slot.file_name) for slot in plan.slots()]
-        found = [(slot, path, path.read_bytes()) for slot, path in found if path.exists()]
+        paths = [(slot, self.chunk_dir / slot.file_name) for slot in plan.slots()]
+        found = [(slot, path, path.read_bytes()) for slot, path in paths if path.exists()]
         fingerprint = model_fingerprint()
         for _slot, path, data in found:
             stamp = chunk_stamp(data)
@@ -706,7 +705,8 @@ def load_sweep(directory: str | Path, columns: list[str] | None = None) -> Sweep
     wanted = None if columns is None else list(dict.fromkeys([*_ID_COLUMNS, *columns]))
     spec = manifest["spec"]
     layout = chunk_layout(len(manifest["points"]), strategies, spec["deals_per_point"], spec["chunk_deals"])
-    tables, complete = [], True
+    tables: list[Any] = []
+    complete = True
     for slot in layout:
         chunk = manifest["chunks"][slot.key]
         path = directory / CHUNK_DIR / slot.file_name
@@ -717,7 +717,7 @@ def load_sweep(directory: str | Path, columns: list[str] | None = None) -> Sweep
             data = path.read_bytes()
         except OSError as error:
             raise SweepError(f"{path}: cannot be read ({error.strerror or error})") from None
-        problem = "its content differs from the SHA-256 recorded in the manifest"
+        problem: str | None = "its content differs from the SHA-256 recorded in the manifest"
         if sha256_of(data) == chunk["sha256"]:
             table = pq.read_table(pa.BufferReader(data), columns=wanted)
             problem = rows_problem(table, slot)
