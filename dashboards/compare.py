@@ -5,7 +5,8 @@ Each strategy runs through the compiled engine on the same seed, the three in pa
 threads, so the deals differ only by the focal vendor's strategy (common random numbers). Results are cached
 by scenario content, deal count and seed; they are plain data, so sharing the cache between
 browser sessions is safe, and the default comparison is computed once when the server starts.
-The cache keeps the most recently used comparisons within :data:`CACHE_BUDGET_BYTES`.
+The cache (:class:`dashboards.cache.BoundedCache`) keeps the most recently used comparisons
+within :data:`CACHE_BUDGET_BYTES`.
 
 The page's fields accept only the listed scenarios and deal counts and a seed that
 :func:`dashboards.inputs.parse_seed` accepts; anything else gets a message beside the field
@@ -18,7 +19,6 @@ import contextlib
 import html
 import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 import solara
 
+from dashboards.cache import BoundedCache
 from dashboards.charts import Chart
 from dashboards.inputs import (
     FieldError,
@@ -91,36 +92,14 @@ class Failure:
 
 
 CacheKey = tuple[str, int, int]
-_cache: OrderedDict[CacheKey, Comparison] = OrderedDict()  # least recently used first
+_cache: BoundedCache[Comparison] = BoundedCache(CACHE_BUDGET_BYTES, lambda comparison: comparison.nbytes)
 _in_progress: dict[CacheKey, threading.Event] = {}
 _registry_lock = threading.Lock()
 
 
 def cache_bytes() -> int:
-    """Bytes held by the cached comparisons (at most :data:`CACHE_BUDGET_BYTES`)."""
-    with _registry_lock:
-        return sum(comparison.nbytes for comparison in _cache.values())
-
-
-def _cached(key: CacheKey) -> Comparison | None:
-    """The cached comparison for ``key``, now the most recently used (call with the lock)."""
-    comparison = _cache.get(key)
-    if comparison is not None:
-        _cache.move_to_end(key)
-    return comparison
-
-
-def _remember(key: CacheKey, comparison: Comparison) -> None:
-    """Cache ``comparison``, dropping the least recently used ones until all fit the budget
-    (one larger than the whole budget is not kept; call with the lock)."""
-    if comparison.nbytes > CACHE_BUDGET_BYTES:
-        return
-    _cache[key] = comparison
-    _cache.move_to_end(key)
-    held = sum(entry.nbytes for entry in _cache.values())
-    while held > CACHE_BUDGET_BYTES:
-        _, dropped = _cache.popitem(last=False)
-        held -= dropped.nbytes
+    """Bytes held by the cached comparisons (at most the cache's budget)."""
+    return _cache.nbytes
 
 
 def _rounds(n_deals: int) -> list[int]:
@@ -154,7 +133,7 @@ def iter_comparison(scenario: str | Scenario = "baseline", n_deals: int = DEFAUL
         raise ScenarioError(f"seed = {seed}: must be a non-negative integer")
     key = (loaded.model_dump_json(), int(n_deals), int(seed))
     with _registry_lock:
-        cached = _cached(key)
+        cached = _cache.get(key)
         waiting = _in_progress.get(key) if cached is None else None
         if cached is None and waiting is None:
             _in_progress[key] = threading.Event()
@@ -163,8 +142,7 @@ def iter_comparison(scenario: str | Scenario = "baseline", n_deals: int = DEFAUL
         return
     if waiting is not None:
         waiting.wait()
-        with _registry_lock:
-            cached = _cached(key)
+        cached = _cache.get(key)
         if cached is not None:
             yield cached
         else:  # the other computation failed, or its result was too large to keep
@@ -185,8 +163,7 @@ def iter_comparison(scenario: str | Scenario = "baseline", n_deals: int = DEFAUL
             comparison = Comparison(loaded.name, done, n_deals, seed, runs,
                                     compare_strategies(runs, HEADLINE), time.perf_counter() - started)
             if comparison.complete:
-                with _registry_lock:
-                    _remember(key, comparison)
+                _cache.put(key, comparison)
             yield comparison
     finally:
         with _registry_lock:

@@ -22,8 +22,6 @@ import tempfile
 import threading
 import time
 import tomllib
-from collections import OrderedDict
-from collections.abc import Hashable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +31,7 @@ import numpy as np
 import pandas as pd
 
 import sim
+from dashboards.cache import BoundedCache
 from dashboards.inputs import FieldError, bundled_scenarios, in_range, pick
 from sim.analysis import DIRECTION
 from sim.effort import DEFAULT_EFFORT_BUDGET, effort_used, within_budget
@@ -208,44 +207,12 @@ def with_design(scenario: Scenario, strategy: Strategy, name: str = DESIGNED) ->
 # --- runs: bounded cache, common random numbers -------------------------------------------
 
 
-class RunCache:
-    """Finished runs by key, least recently used dropped first once they hold more than
-    ``budget`` bytes (counted with pandas' memory_usage); safe to share between sessions."""
-
-    def __init__(self, budget: int):
-        self.budget = budget
-        self._runs: OrderedDict[Hashable, Results] = OrderedDict()
-        self._lock = threading.Lock()
-
-    @staticmethod
-    def size(run: Results) -> int:
-        return int(run.deals.memory_usage(index=True, deep=True).sum())
-
-    def get(self, key: Hashable) -> Results | None:
-        with self._lock:
-            run = self._runs.get(key)
-            if run is not None:
-                self._runs.move_to_end(key)
-            return run
-
-    def put(self, key: Hashable, run: Results) -> None:
-        if self.size(run) > self.budget:
-            return
-        with self._lock:
-            self._runs[key] = run
-            self._runs.move_to_end(key)
-            while self.nbytes > self.budget:
-                self._runs.popitem(last=False)
-
-    @property
-    def nbytes(self) -> int:
-        return sum(self.size(run) for run in self._runs.values())
-
-    def __len__(self) -> int:
-        return len(self._runs)
+def run_size(run: Results) -> int:
+    """Bytes a run's per-deal table holds (what the cache budget counts)."""
+    return int(run.deals.memory_usage(index=True, deep=True).sum())
 
 
-runs_cache = RunCache(CACHE_BUDGET_BYTES)
+runs_cache: BoundedCache[Results] = BoundedCache(CACHE_BUDGET_BYTES, run_size)
 
 
 def run_key(scenario: Scenario, name: str, n_deals: int, seed: int) -> tuple:

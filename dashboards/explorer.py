@@ -33,6 +33,7 @@ import pandas as pd
 import solara
 
 from dashboards.charts import SpecChart, to_spec
+from dashboards.design import CONDITIONS, condition_overrides
 from dashboards.inputs import (
     FieldError,
     FieldMessage,
@@ -44,7 +45,7 @@ from dashboards.inputs import (
     pick,
 )
 from sim.model import JOB_LABELS, BuyingGroupModel
-from sim.scenario import JOB_NAMES, MAX_GROUP_SIZE, ScenarioError, load_scenario
+from sim.scenario import JOB_NAMES, ScenarioError, load_scenario
 from sim.strategies import BUILTIN_STRATEGIES
 
 with warnings.catch_warnings():  # Mesa 3.3.1's own tab view trips Solara's hook checker
@@ -84,12 +85,10 @@ def setting_fields() -> dict[str, dict[str, Any]]:
         "scenario": {"type": "Select", "label": "Scenario", "values": bundled_scenarios()},
         "strategy": {"type": "Select", "label": "Focal vendor strategy",
                      "values": [*BUILTIN_STRATEGIES, SCENARIO_MIX]},
-        "group_size": {"type": "SliderInt", "label": "Group size", "min": 1,
-                       "max": MAX_GROUP_SIZE, "step": 1},
-        "conflict_level": {"type": "SliderFloat", "label": "Conflict level", "min": 0.0,
-                           "max": 1.0, "step": 0.05},
-        "information_volume": {"type": "SliderFloat", "label": "Information volume", "min": 0.0,
-                               "max": 4.0, "step": 0.1},
+        **{name: {"type": "SliderInt" if condition.whole else "SliderFloat",
+                  "label": condition.label, "min": condition.low, "max": condition.high,
+                  "step": condition.step}  # the bounds the designer's conditions use
+           for name, condition in CONDITIONS.items() if name in ExplorerSettings.__dataclass_fields__},
         "seed": {"type": "InputText", "label": "Seed (press Enter, then Reset)"},
     }
 
@@ -121,10 +120,9 @@ def scenario_problem(settings: ExplorerSettings) -> str | None:
 
 def model_overrides(settings: ExplorerSettings) -> dict[str, Any]:
     """The scenario changes the settings make (group size, conflict, information volume)."""
-    return {"population.conflict_level": float(settings.conflict_level),
-            "population.information_volume": float(settings.information_volume),
-            "population.group_sizes": [int(settings.group_size)],
-            "population.group_size_weights": [1.0]}
+    return condition_overrides({"group_size": settings.group_size,
+                                "conflict_level": settings.conflict_level,
+                                "information_volume": settings.information_volume})
 
 
 class ExplorerModel(BuyingGroupModel):

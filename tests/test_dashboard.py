@@ -6,7 +6,6 @@ import dataclasses
 import socket
 import sys
 import threading
-from collections import OrderedDict
 from pathlib import Path
 
 import ipyvuetify as v
@@ -27,6 +26,7 @@ if str(REPO_ROOT) not in sys.path:  # dashboards/ is the app folder next to sim/
     sys.path.insert(0, str(REPO_ROOT))
 
 from dashboards import compare, explorer, inputs  # noqa: E402
+from dashboards.cache import BoundedCache  # noqa: E402
 
 
 def test_settings_fields_and_the_model_agree_on_defaults() -> None:
@@ -226,9 +226,13 @@ def chart_rows(spec: dict, part: dict) -> list[dict]:
     return data["values"] if "values" in data else spec["datasets"][data["name"]]
 
 
+def fresh_cache() -> BoundedCache:
+    return BoundedCache(compare.CACHE_BUDGET_BYTES, lambda comparison: comparison.nbytes)
+
+
 def test_comparison_is_the_engine_on_the_same_deals(monkeypatch: pytest.MonkeyPatch) -> None:
     """A first look is whole engine blocks; the final rows equal a plain sim.simulate run."""
-    monkeypatch.setattr(compare, "_cache", OrderedDict())
+    monkeypatch.setattr(compare, "_cache", fresh_cache())
     monkeypatch.setattr(compare, "FIRST_LOOK", 256)
     shown = list(compare.iter_comparison("baseline", 300, seed=11))
     assert [c.n_deals for c in shown] == [256, 300]
@@ -261,7 +265,7 @@ def test_comparison_is_the_engine_on_the_same_deals(monkeypatch: pytest.MonkeyPa
 
 
 def test_comparisons_are_cached_and_computed_once(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(compare, "_cache", OrderedDict())
+    monkeypatch.setattr(compare, "_cache", fresh_cache())
     calls = []
     real = compare.iter_chunks
 
@@ -291,24 +295,24 @@ def test_comparison_rejects_bad_input_with_one_line(deals: int, seed: int, messa
 def test_the_cache_keeps_the_most_recently_used_comparisons_within_its_budget(
     monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(compare, "_cache", OrderedDict())
+    monkeypatch.setattr(compare, "_cache", fresh_cache())
     first = compare.run_comparison("baseline", 256, 1)
     assert first.nbytes > 100_000  # three runs of 256 deals: the budget counts real data
-    monkeypatch.setattr(compare, "CACHE_BUDGET_BYTES", int(2.5 * first.nbytes))
+    monkeypatch.setattr(compare._cache, "budget", int(2.5 * first.nbytes))
     second = compare.run_comparison("baseline", 256, 2)
     assert compare.run_comparison("baseline", 256, 1) is first  # a hit: now the most recent
     third = compare.run_comparison("baseline", 256, 3)  # over budget: drops seed 2, not seed 1
     assert [key[2] for key in compare._cache] == [1, 3]
-    assert compare.cache_bytes() == first.nbytes + third.nbytes <= compare.CACHE_BUDGET_BYTES
+    assert compare.cache_bytes() == first.nbytes + third.nbytes <= compare._cache.budget
     assert compare.run_comparison("baseline", 256, 2) is not second  # computed again
-    assert compare.cache_bytes() <= compare.CACHE_BUDGET_BYTES
+    assert compare.cache_bytes() <= compare._cache.budget
 
 
 def test_a_comparison_larger_than_the_budget_is_shown_but_not_kept(
     monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(compare, "_cache", OrderedDict())
-    monkeypatch.setattr(compare, "CACHE_BUDGET_BYTES", 1000)
+    monkeypatch.setattr(compare, "_cache", fresh_cache())
+    monkeypatch.setattr(compare._cache, "budget", 1000)
     assert compare.run_comparison("baseline", 256, 5).complete
     assert not compare._cache and compare.cache_bytes() == 0
     assert not compare._in_progress

@@ -22,6 +22,7 @@ if str(REPO_ROOT) not in sys.path:  # dashboards/ is the app folder next to sim/
     sys.path.insert(0, str(REPO_ROOT))
 
 from dashboards import design  # noqa: E402
+from dashboards.cache import BoundedCache  # noqa: E402
 from dashboards.inputs import FieldError  # noqa: E402
 
 DEALS = 256  # one engine block: fast, and enough deals to pair
@@ -86,7 +87,7 @@ def test_paired_difference_is_the_engines_deal_by_deal() -> None:
 
 
 def test_moving_a_lever_runs_only_the_designed_strategy(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(design, "runs_cache", design.RunCache(design.CACHE_BUDGET_BYTES))
+    monkeypatch.setattr(design, "runs_cache", BoundedCache(design.CACHE_BUDGET_BYTES, design.run_size))
     calls: list[str | None] = []
     simulate = sim.simulate
     monkeypatch.setattr(sim, "simulate", lambda *args, **kwargs: calls.append(args[3]) or simulate(
@@ -103,8 +104,8 @@ def test_moving_a_lever_runs_only_the_designed_strategy(monkeypatch: pytest.Monk
 
 def test_the_cache_keeps_the_most_recently_used_runs_within_its_budget() -> None:
     runs = [sim.simulate("baseline", 64 * (i + 1), 0, "seller_led") for i in range(3)]
-    sizes = [design.RunCache.size(run) for run in runs]
-    cache = design.RunCache(sizes[1] + sizes[2])
+    sizes = [design.run_size(run) for run in runs]
+    cache = BoundedCache(sizes[1] + sizes[2], design.run_size)
     for key, run in enumerate(runs):
         cache.put(key, run)
     assert cache.get(0) is None and cache.get(1) is runs[1] and cache.get(2) is runs[2]
@@ -112,7 +113,8 @@ def test_the_cache_keeps_the_most_recently_used_runs_within_its_budget() -> None
     cache.put(0, runs[0])
     assert cache.get(2) is None and cache.get(1) is runs[1]
     assert cache.nbytes <= cache.budget
-    tiny = design.RunCache(10)
+    assert list(cache) == [0, 1]  # least recently used first (1 was just read)
+    tiny = BoundedCache(10, design.run_size)
     tiny.put("big", runs[0])  # larger than the whole budget: not kept
     assert len(tiny) == 0
 
