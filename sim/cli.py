@@ -350,10 +350,10 @@ def scenarios() -> None:
 
 
 def _register_extensions() -> None:
-    """Commands that live next to their feature (sweeps, dashboard, calibration)."""
+    """Commands that live next to their feature (sweeps, dashboard, calibration, workshop)."""
     import importlib
 
-    for module in ("sim.sweep_cli", "sim.dashboard_cli", "sim.calibration_cli"):
+    for module in ("sim.sweep_cli", "sim.dashboard_cli", "sim.calibration_cli", "sim.workshop_cli"):
         try:
             extension = importlib.import_module(module)
         except ModuleNotFoundError as error:

@@ -268,3 +268,13 @@ def test_lever_values_are_taken_or_refused_by_their_bounds(
         with pytest.raises(WorkshopError, match=lever):
             workshop.submit(code, team, token, {lever: value})
         assert workshop.team_status(code, team, token)["decision"] == before
+
+
+def test_a_changed_model_is_flagged_on_replay(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    workshop = Workshop(EventStore.in_directory(tmp_path))
+    code, key = workshop.create_session(SMALL)
+    assert workshop.projector(code)["model_changed"] is False
+    monkeypatch.setattr("workshop.game.model_fingerprint", lambda: "edited-model")
+    replayed = Workshop(EventStore.in_directory(tmp_path))
+    assert replayed.projector(code)["model_changed"] is True
+    assert "recomputed with the current model" in render_html(replayed.debrief(code, key))

@@ -46,6 +46,7 @@ class Debrief:
     figures: pd.DataFrame  # research figures: target, band, and the session's own values
     deals: pd.DataFrame  # every group's result per team and preset
     shocks: list[dict]
+    model_changed: bool  # the model changed since the session was created (figures recomputed)
 
 
 def _deal_table(track: Track, groups: int) -> pd.DataFrame:
@@ -128,6 +129,7 @@ def build_debrief(game: Game) -> Debrief:
         figures=pd.DataFrame(figures),
         deals=pd.concat(deals, ignore_index=True) if deals else pd.DataFrame(),
         shocks=[{**shock, "effect": SHOCKS[shock["shock"]].effect} for shock in game.shocks],
+        model_changed=game.model_changed,
     )
 
 

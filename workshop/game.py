@@ -9,6 +9,7 @@ strategy is a track too, fed the same rounds and shocks: the debrief's paired co
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -18,6 +19,7 @@ from pydantic import ValidationError
 
 from sim.effort import DEFAULT_EFFORT_BUDGET
 from sim.engine import MAX_SEED, Cohort, block_plan
+from sim.explore.chunks import model_fingerprint
 from sim.jobs import JOB_NAMES
 from sim.scenario import Scenario, ScenarioError, bundled_scenarios, load_scenario
 from sim.strategies import BUILTIN_STRATEGIES, Strategy
@@ -257,6 +259,13 @@ def spotlight_snapshot(track: Track, deal: int, round_number: int) -> dict[str, 
     }
 
 
+def model_version(scenario: Scenario) -> str:
+    """A hash of the model's code and the scenario's settings: if it differs from the one stored
+    when a session was created, a replay recomputes its figures with a changed model."""
+    settings = hashlib.sha256(scenario.model_dump_json().encode()).hexdigest()[:16]
+    return f"{model_fingerprint()}-{settings}"
+
+
 class Game:
     """The state of one session, rebuilt by applying its events in order."""
 
@@ -269,6 +278,12 @@ class Game:
         self.token_hashes: dict[str, str] = {}
         self._start_rounds()
         self.last_seq = 0
+        self.created_with = model_version(self.scenario)  # the model the session was created with
+
+    @property
+    def model_changed(self) -> bool:
+        """Whether the model or scenario differs from the session's creation (see model_version)."""
+        return self.created_with != model_version(self.scenario)
 
     def _new_cohort(self) -> Cohort:
         # Every track starts from the same customers (same seed, same deals); the focal
@@ -310,6 +325,8 @@ class Game:
             self.round_started = at
         elif kind == "start_clock":
             self.round_started = at
+        elif kind == "created":
+            self.created_with = payload["model"]
         elif kind == "reset":
             self._start_rounds()
         self.last_seq = seq

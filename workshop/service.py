@@ -27,6 +27,7 @@ from workshop.game import (
     Game,
     SessionConfig,
     WorkshopError,
+    model_version,
     parse_strategy,
     pipeline,
     scorecard,
@@ -103,6 +104,7 @@ class Workshop:
                 code = "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
                 if self.store.create_session(code, secret_hash(key), config.to_dict()):
                     break
+            self.store.append(code, "created", {"model": model_version(config.scenario_model())})
             self.store.append(code, "start_clock", {})
         return code, key
 
@@ -240,6 +242,7 @@ class Workshop:
             "leaderboard": _table(game.leaderboard()),
             "story": story,
             "team_count": len(game.teams),
+            "model_changed": game.model_changed,
         }
 
 

@@ -36,6 +36,9 @@ CREATE TABLE IF NOT EXISTS events (
 );
 """
 DATABASE_NAME = "workshop.sqlite"
+# The data directory: ``buyingsim workshop --data-dir`` sets this variable for the pages.
+DATA_DIR_VARIABLE = "BUYINGSIM_WORKSHOP_DATA"
+DEFAULT_DATA_DIR = Path.home() / ".buyingsim" / "workshop"
 
 
 def secret_hash(secret: str) -> str:
