@@ -306,3 +306,28 @@ def test_every_box_states_what_its_limits_select(n, low, high_volume, seed, nois
         assert (found.boxes[0].n, found.boxes[0].k) == (mask.sum(), (mask & hits).sum())
     again = discover_cases(table, PARAMETERS, question)
     assert again.sentences == found.sentences
+
+
+@pytest.mark.filterwarnings("ignore:ipyparallel")
+def test_a_limit_that_is_not_significant_is_dropped_when_the_box_stays_dense():
+    from ema_workbench.analysis import prim
+    from ema_workbench.analysis import scenario_discovery_util as sdutil
+
+    from sim.explore.discovery import _choose, _drop_weak_limits, _limit_rows
+
+    table = planted_cases()
+    x, y = table[PARAMETERS], (table.conflict_level > 0.5).to_numpy(dtype=int)
+    finder = prim.Prim(x, y, threshold=0.5, mass_min=0.05)
+    found = finder.find_box()
+    index, meets = _choose(found.peeling_trajectory, 0.8)
+    assert meets
+    padded = found.box_lims[index].copy()
+    padded.loc[1, "group_size"] = 9  # a limit with no bearing on the outcome
+    found.update(padded, finder.yi_remaining[sdutil._in_box(x.loc[finder.yi_remaining], padded)])
+    padded_index = len(found.peeling_trajectory) - 1
+    assert set(_limit_rows(found.box_lims[padded_index], x, found.qp[padded_index], False)["parameter"]) == {
+        "conflict_level", "group_size"}
+    kept = _drop_weak_limits(found, padded_index, 0.8)
+    limits = _limit_rows(found.box_lims[kept], x, found.qp[kept], False)
+    assert list(limits["parameter"]) == ["conflict_level"]
+    assert found.peeling_trajectory.loc[kept, "density"] >= 0.8

@@ -6,9 +6,10 @@ or an *outcome* (a metric's mean above or below a value, under one strategy or e
 (EMA Workbench) then peels the space of swept parameters down to boxes that hold mostly cases
 of interest; the chosen box is the one with the largest coverage (share of all cases of
 interest inside it) among those whose density (share of its points that are cases) reaches
-the target. CART gives a second view of the same split, and extra-trees feature scoring ranks
-the parameters by how much they explain the value behind the question. Everything is returned as
-data (:class:`Discovery`) led by sentences, and written as CSVs and a self-contained HTML page.
+the target, with limits that are not significant dropped while it stays that dense. CART
+gives a second view of the same split, and extra-trees feature scoring ranks the parameters by
+how much they explain the value behind the question. Everything is returned as data
+(:class:`Discovery`) led by sentences, and written as CSVs and a self-contained HTML page.
 """
 
 from __future__ import annotations
@@ -362,12 +363,14 @@ def _prim_boxes(
         found = finder.find_box()
         if found is None:
             break
-        trajectory = found.peeling_trajectory.copy()
-        index, meets = _choose(trajectory, target)
+        index, meets = _choose(found.peeling_trajectory, target)
         if boxes and not meets:
             break
+        if meets:
+            index = _drop_weak_limits(found, index, target)
         found.select(index)
         covered[found.yi] = True
+        trajectory = found.peeling_trajectory.copy()
         row = trajectory.loc[index]
         limits = _limit_rows(found.box_lims[index], x, found.qp[index], open_lower=False)
         boxes.append(Box("PRIM", limits, float(row["k"]) / total, float(row["density"]),
@@ -376,6 +379,30 @@ def _prim_boxes(
         if row["res_dim"] == 0:
             break  # the whole remaining space: nothing narrower to find
     return boxes, trajectories
+
+
+def _drop_weak_limits(found: Any, index: int, target: float) -> int:
+    """Drop the box's limits that are not significant (quasi-p above :data:`SIGNIFICANT`),
+    weakest first, as long as the box stays at least ``target`` dense: a simpler box that says
+    as much. Each box tried joins the peeling trajectory; returns the index of the box kept."""
+    while True:
+        weakest = sorted(
+            ((max(float(v) for v in values if v is not None and v >= 0), name)
+             for name, values in found.qp[index].items()
+             if any(v is not None and v >= 0 for v in values)),
+            reverse=True,
+        )
+        for p_value, name in weakest:
+            if p_value <= SIGNIFICANT:
+                return index
+            found.drop_restriction(name, index)  # appends the wider box and selects it
+            tried = len(found.peeling_trajectory) - 1
+            if found.peeling_trajectory.loc[tried, "density"] >= target - 1e-12:
+                index = tried
+                break
+            found.select(index)
+        else:
+            return index
 
 
 def _cart_boxes(

@@ -167,7 +167,9 @@ qualifying points; the chosen box has the largest coverage (share of all qualify
 inside it) among the boxes whose density (share of the box that qualifies) is at least
 {{ "{:.0%}".format(density) }} (the target, raised halfway to 100% when the share of qualifying
 points overall already reaches it). Quasi-p values test each limit (one-sided binomial; small is
-significant). CSVs: <a href="cases.csv">cases.csv</a>, <a href="prim_trajectory.csv">prim_trajectory.csv</a>,
+significant); limits above 0.05 are dropped, weakest first, while the box stays that dense
+(the boxes tried join the trajectory). CSVs: <a href="cases.csv">cases.csv</a>,
+<a href="prim_trajectory.csv">prim_trajectory.csv</a>,
 <a href="prim_boxes.csv">prim_boxes.csv</a>, <a href="cart_boxes.csv">cart_boxes.csv</a>,
 <a href="feature_scores.csv">feature_scores.csv</a>.</p>
 <h2>Findings</h2>
