@@ -13,6 +13,7 @@ import html
 import io
 import os
 import threading
+import time
 import zipfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -57,18 +58,55 @@ def query() -> dict[str, str]:
     return {key: values[0] for key, values in parse_qs(search).items()}
 
 
-def use_refresh(seconds: float = REFRESH_SECONDS) -> int:
-    """A counter that ticks every ``seconds`` so a page re-reads the session."""
-    tick, set_tick = solara.use_state(0)
+def use_version(code: str) -> tuple[int, Callable[[], None]]:
+    """The session's event count, re-read every REFRESH_SECONDS (a page re-renders only when it
+    changes), and a function that re-reads it at once (after the page's own action)."""
+    version, set_version = solara.use_state(-1)
+
+    def read() -> None:
+        try:
+            set_version(service().version(code))
+        except WorkshopError:
+            set_version(-2)
 
     def loop(cancel: threading.Event) -> None:
-        count = 0
+        while not cancel.wait(REFRESH_SECONDS):
+            read()
+
+    solara.use_thread(loop, dependencies=[code])
+    return version, read
+
+
+def use_ticking(seconds: float = 1.0) -> float:
+    """The time now, re-read every ``seconds`` (for a clock: only its own component re-renders)."""
+    now, set_now = solara.use_state(time.time())
+
+    def loop(cancel: threading.Event) -> None:
         while not cancel.wait(seconds):
-            count += 1
-            set_tick(count)
+            set_now(time.time())
 
     solara.use_thread(loop, dependencies=[])
-    return tick
+    return now
+
+
+def load(fetch: Callable[[], dict[str, Any]]) -> tuple[dict[str, Any] | None, str | None]:
+    """A view of the session, or the one-line reason it was refused."""
+    try:
+        return fetch(), None
+    except WorkshopError as error:
+        return None, str(error)
+
+
+@solara.component
+def RoundClock(status: dict[str, Any], style: dict[str, str] | None = None) -> None:  # noqa: N802
+    """Time left in the round, ticking each second on its own."""
+    now = use_ticking()
+    if status["finished"]:
+        return
+    left = max(0.0, status["round_ends_at"] - now)
+    solara.Text(
+        f"Time left in the round: {clock(left)}", classes=["round-clock"], style=style or {"display": "block"}
+    )
 
 
 def number(value: Any, digits: int = 3) -> str:
@@ -185,7 +223,9 @@ def JoinForm(code: str) -> None:  # noqa: N802
 
 
 @solara.component
-def DecisionForm(status: dict[str, Any], code: str, team: str, token: str) -> None:  # noqa: N802
+def DecisionForm(  # noqa: N802
+    status: dict[str, Any], code: str, team: str, token: str, refresh: Callable[[], None]
+) -> None:
     """Sliders for every lever of the model's Strategy, effort against the budget, presets."""
     values, set_state = solara.use_state(dict(status["decision"]))
     # The latest values, read by the submit handler: a click right after a preset or a slider
@@ -205,6 +245,7 @@ def DecisionForm(status: dict[str, Any], code: str, team: str, token: str) -> No
         result = attempt(lambda: service().submit(code, team, token, latest.current), set_message)
         if result is not None:
             set_saved(f"Decision saved for round {status['round'] + 1}.")
+            refresh()
 
     try:
         spent = effort(parse_strategy(values), budget)
@@ -244,12 +285,12 @@ def DecisionForm(status: dict[str, Any], code: str, team: str, token: str) -> No
 
 @solara.component
 def TeamView(code: str, team: str, token: str) -> None:  # noqa: N802
-    use_refresh()
-    message, set_message = solara.use_state(None)
-    status = attempt(lambda: service().team_status(code, team, token), set_message) if not message else None
+    version, refresh = use_version(code)
+    status, problem = solara.use_memo(
+        lambda: load(lambda: service().team_status(code, team, token)), [version]
+    )
     if status is None:
-        Message(message or "This team link is not valid.")
-        solara.Button("Try again", on_click=lambda: set_message(None), small=True)
+        Message(problem or "This team link is not valid.")
         return
     config = status["config"]
     Heading("Team", 2)
@@ -257,17 +298,17 @@ def TeamView(code: str, team: str, token: str) -> None:  # noqa: N802
     state = (
         "The session has ended."
         if status["finished"]
-        else f"Round {status['round'] + 1} of {config['rounds']} is open; "
-        f"time left {clock(status['clock_left'])}. "
+        else f"Round {status['round'] + 1} of {config['rounds']} is open. "
         + ("Your decision is in." if status["submitted"] else "No decision yet: you keep your last one.")
     )
-    solara.Text(state, classes=["round-line"])
+    solara.Text(state, classes=["round-line"], style={"display": "block"})
+    RoundClock(status)
     for line in status["story"]:
         solara.Text(line, style={"display": "block"})
     with solara.Columns([1, 1]):
         with solara.Column():
             if not status["finished"]:
-                DecisionForm(status, code, team, token).key(f"form-{status['round']}")
+                DecisionForm(status, code, team, token, refresh).key(f"form-{status['round']}")
         with solara.Column():
             Heading("Your scorecard", 3)
             Table([{"team": status["name"], **status["scorecard"]}], LEADERBOARD_COLUMNS[1:])
@@ -344,16 +385,18 @@ def CreateForm() -> None:  # noqa: N802
 
 @solara.component
 def Console(code: str, key: str) -> None:  # noqa: N802
-    use_refresh()
+    version, refresh = use_version(code)
     router = solara.use_router()
     message, set_message = solara.use_state(None)
     notice, set_notice = solara.use_state(None)
     shock_label, set_shock_label = solara.use_state(next(iter(SHOCKS.values())).label)
     shock = next(key for key, item in SHOCKS.items() if item.label == shock_label)
     confirm_reset, set_confirm_reset = solara.use_state(False)
-    status = attempt(lambda: service().facilitator_status(code, key), set_message)
+    status, problem = solara.use_memo(
+        lambda: load(lambda: service().facilitator_status(code, key)), [version]
+    )
     if status is None:
-        Message(message or "This console link is not valid.")
+        Message(problem or "This console link is not valid.")
         solara.Button("Back", on_click=lambda: router.push("/facilitator"), small=True)
         return
     config = status["config"]
@@ -361,15 +404,18 @@ def Console(code: str, key: str) -> None:  # noqa: N802
     def advance() -> None:
         if attempt(lambda: service().advance(code, key), set_message) is not None:
             set_notice(f"Round {status['round'] + 1} played.")
+            refresh()
 
     def fire() -> None:
         if attempt(lambda: service().fire_shock(code, key, shock) or True, set_message):
             set_notice(f"Shock fired: {SHOCKS[shock].label}.")
+            refresh()
 
     def reset() -> None:
         if confirm_reset and attempt(lambda: service().reset(code, key) or True, set_message):
             set_notice("Session reset to round 0.")
             set_confirm_reset(False)
+            refresh()
 
     def export() -> None:
         folder = data_dir() / "exports" / code
@@ -389,8 +435,8 @@ def Console(code: str, key: str) -> None:  # noqa: N802
     phase = (
         "Session ended." if status["finished"] else f"Round {status['round'] + 1} of {config['rounds']} open"
     )
-    left = "" if status["finished"] else f"; clock {clock(status['clock_left'])} left"
-    solara.Text(f"{phase}{left}.", classes=["round-line"])
+    solara.Text(f"{phase}.", classes=["round-line"], style={"display": "block"})
+    RoundClock(status)
     Heading("Teams", 3)
     Table(
         [{"team": team["name"], "submitted": team["submitted"]} for team in status["teams"]],
@@ -455,21 +501,18 @@ def FacilitatorPage() -> None:  # noqa: N802
 # Projector -------------------------------------------------------------------------------
 @solara.component
 def ProjectorPage() -> None:  # noqa: N802
-    use_refresh()
-    params = query()
-    message, set_message = solara.use_state(None)
-    code = params.get("code", "")
-    status = attempt(lambda: service().projector(code), set_message) if code else None
-    if status is None:
+    code = query().get("code", "")
+    version, _ = use_version(code)
+    status, problem = solara.use_memo(lambda: load(lambda: service().projector(code)), [version])
+    if not code or status is None:
         solara.Text("Open /projector?code=JOINCODE (the code is on the facilitator console).")
-        Message(message)
+        Message(problem if code else None)
         return
     config = status["config"]
     big = {"font-size": "2.2em", "font-weight": "bold", "display": "block"}
     phase = "Final results" if status["finished"] else f"Round {status['round'] + 1} of {config['rounds']}"
-    left = "" if status["finished"] else f" · {clock(status['clock_left'])} left"
-    solara.Text(f"Join code {status['code']} · {phase}{left}", style=big,
-                classes=["projector-title"])  # fmt: skip
+    solara.Text(f"Join code {status['code']} · {phase}", style=big, classes=["projector-title"])
+    RoundClock(status, big)
     for line in status["story"]:
         solara.Text(line, style={"font-size": "1.6em", "display": "block"})
     Leaderboard(status["leaderboard"], size="1.6em")

@@ -207,6 +207,11 @@ class Workshop:
                 "history": list(track.history),
             }
 
+    def version(self, code: str) -> int:
+        """The number of the session's last event: pages re-read the session when it changes."""
+        with self._lock:
+            return self._game(code).last_seq
+
     # Everyone (projector) ------------------------------------------------------------------
     def projector(self, code: str) -> dict[str, Any]:
         """The leaderboard and the round's story (no secrets: names and figures only)."""
@@ -238,6 +243,7 @@ class Workshop:
             "round": game.round,
             "finished": game.finished,
             "clock_left": max(0.0, game.config.round_minutes * 60 - elapsed),
+            "round_ends_at": (game.round_started or time.time()) + game.config.round_minutes * 60,
             "shocks": list(game.shocks),
             "leaderboard": _table(game.leaderboard()),
             "story": story,
