@@ -12,6 +12,7 @@ from dashboards.inputs import SafeView
 
 compare.prewarm()  # the default comparison is ready by the time someone opens the page
 design.prewarm()  # and the designer's presets
+designer.prewarm_charts()
 
 PAGES = {"/": "Explore one deal", "/compare": "Compare strategies", "/design": "Design a strategy"}
 

@@ -11,7 +11,10 @@ scenario file the command line runs, and loaded back. The logic lives in
 
 from __future__ import annotations
 
+import functools
 import html
+import json
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -22,7 +25,7 @@ import pandas as pd
 import solara
 
 from dashboards import design
-from dashboards.charts import Chart
+from dashboards.charts import Chart, SpecChart, to_spec
 from dashboards.design import CONDITIONS, DESIGNED, NETWORKS, PRESETS, Evaluation
 from dashboards.inputs import (
     FieldError,
@@ -122,29 +125,55 @@ def paired_frame(evaluation: Evaluation, reference: str) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def paired_chart(evaluation: Evaluation, reference: str) -> alt.VConcatChart:
-    """Each headline metric's paired difference (designed minus reference) with its 95% CI
-    and a line at zero, one panel per metric (each on its own scale, zero always shown)."""
-    frame = paired_frame(evaluation, reference)
-    shown = [kind for kind in VERDICT_COLOURS if kind in set(frame["verdict"])]
+PAIRED_KINDS = ("better", "worse", "unclear", "none")  # every headline metric has a direction
+
+
+def paired_layout(reference: str) -> alt.VConcatChart:
+    """The paired-difference chart without its data: one panel per headline metric (each on
+    its own scale, zero always shown), drawing the named data set ``paired_METRIC``."""
     colour = alt.Color("verdict:N", title="verdict", scale=alt.Scale(
-        domain=shown, range=[VERDICT_COLOURS[kind] for kind in shown]))
+        domain=list(PAIRED_KINDS), range=[VERDICT_COLOURS[kind] for kind in PAIRED_KINDS]))
     tooltip = [alt.Tooltip("metric:N"), alt.Tooltip("difference:Q", format="+.3f"),
                alt.Tooltip("low:Q", title="95% CI from", format="+.3f"),
                alt.Tooltip("high:Q", title="95% CI to", format="+.3f"), alt.Tooltip("says:N")]
     panels = []
-    for (label, unit), rows in frame.groupby(["metric", "unit"], sort=False):
-        base = alt.Chart(rows)
-        axis = alt.X("low:Q", scale=alt.Scale(zero=True, nice=True),
-                     title=f"{label}: designed - {reference} ({unit})")
+    for metric in HEADLINE:
+        base = alt.Chart(alt.NamedData(name=f"paired_{metric}"))
+        axis = alt.X("low:Q", scale=alt.Scale(zero=True, nice=True), title=(
+            f"{METRICS[metric][0]}: designed - {reference} ({metric_unit(metric, True)})"))
         panels.append(alt.layer(
-            alt.Chart(pd.DataFrame({"zero": [0.0]})).mark_rule(color="#333", strokeDash=[4, 3])
-            .encode(x="zero:Q"),
+            base.mark_rule(color="#333", strokeDash=[4, 3]).encode(x=alt.datum(0)),
             base.mark_rule(strokeWidth=3).encode(x=axis, x2="high:Q", color=colour, tooltip=tooltip),
             base.mark_point(filled=True, size=140).encode(x="difference:Q", color=colour,
                                                           tooltip=tooltip),
         ).properties(width=560, height=28))
     return alt.vconcat(*panels, spacing=14).resolve_scale(x="independent")
+
+
+@functools.lru_cache(maxsize=16)
+def _paired_template(reference: str) -> str:
+    return json.dumps(to_spec(paired_layout(reference)))
+
+
+def prewarm_charts() -> threading.Thread:
+    """Build the paired chart's layouts in the background (about half a second each), so
+    the first designer visit does not wait for them."""
+    def work() -> None:
+        for reference in PRESETS:
+            _paired_template(reference)
+    thread = threading.Thread(target=work, name="designer-charts", daemon=True)
+    thread.start()
+    return thread
+
+
+def paired_spec(evaluation: Evaluation, reference: str) -> dict[str, Any]:
+    """The paired-difference chart of ``evaluation`` (its layout built once per reference and
+    shared by every session, so a new evaluation costs only its rows)."""
+    frame = paired_frame(evaluation, reference)
+    rows = frame.astype(object).where(frame.notna(), None)
+    datasets = {f"paired_{metric}": [record] for metric, record in zip(
+        HEADLINE, rows.to_dict("records"), strict=True)}
+    return {**json.loads(_paired_template(reference)), "datasets": datasets}
 
 
 def sweep_chart(frame: pd.DataFrame, metric: str, condition: str, reference: str) -> alt.LayerChart:
@@ -177,14 +206,19 @@ def sweep_chart(frame: pd.DataFrame, metric: str, condition: str, reference: str
 
 @solara.component
 def SweepView(scenario: str, strategy: Strategy, conditions: dict, reference: str,  # noqa: N802
-              seed: int) -> None:
-    """Where in one buyer condition the design beats the reference, and by how much."""
+              seed: int, paused: bool) -> None:
+    """Where in one buyer condition the design beats the reference, and by how much. While
+    the comparison above is being computed (``paused``), the sweep waits and its last chart
+    stays: the comparison answers first."""
     condition = solara.use_reactive("conflict_level")
     metric = solara.use_reactive("purchase_ease")
     refused = solara.use_reactive({})
+    last = solara.use_ref(None)  # the last finished sweep, shown while the next one runs
     others = {name: value for name, value in conditions.items() if name != condition.value}
 
     def compute() -> pd.DataFrame | Failure | None:
+        if paused:
+            return None
         time.sleep(design.DEBOUNCE_SECONDS)
         if not task.is_current():
             return None
@@ -194,7 +228,7 @@ def SweepView(scenario: str, strategy: Strategy, conditions: dict, reference: st
             return Failure(failure_message(error, "The sweep"))
 
     task = solara.lab.use_task(compute, dependencies=[
-        scenario, strategy, tuple(sorted(others.items())), reference, condition.value, seed])
+        scenario, strategy, tuple(sorted(others.items())), reference, condition.value, seed, paused])
 
     def choose(field: str, target: solara.Reactive[str], allowed: list[str]) -> Callable[[Any], None]:
         def on_value(value: object) -> None:
@@ -219,12 +253,16 @@ def SweepView(scenario: str, strategy: Strategy, conditions: dict, reference: st
                               metric_labels.get(label, label)))
         FieldMessage(refused.value.get("condition") or refused.value.get("metric"))
         latest = task.latest
-        if task.pending:
+        if isinstance(latest, pd.DataFrame):
+            last.current = latest
+        elif latest is None:
+            latest = last.current
+        if task.pending or paused:
             solara.ProgressLinear(True)
         if isinstance(latest, Failure):
             solara.Error(latest.message)
         elif isinstance(latest, pd.DataFrame):
-            state = "stale" if task.pending else "current"
+            state = "stale" if task.pending or paused or latest is not task.latest else "current"
             swept = latest.attrs.get("condition", condition.value)
             Chart(sweep_chart(latest, metric.value, swept, reference),
                   classes=["sweep-chart", state, f"sweep-{swept}", f"metric-{metric.value}"])
@@ -301,7 +339,7 @@ def DesignerPage() -> None:  # noqa: N802 (Solara components)
             state = "stale" if task.pending else "current"
             EvaluationView(latest, reference.value, state)
             SweepView(scenario.value, strategy.value, conditions.value, reference.value,
-                      seed.value)
+                      seed.value, paused=task.pending)
 
 
 @solara.component
@@ -325,8 +363,8 @@ def EvaluationView(evaluation: Evaluation, reference: str, state: str) -> None: 
         solara.HTML(tag="table", unsafe_innerHTML=paired_html(evaluation, reference),
                     classes=["paired", state], style={"font-size": "16px"},
                     attributes={"data-levers": evaluation.strategy.model_dump_json()})
-        chart = solara.use_memo(lambda: paired_chart(evaluation, reference), [evaluation, reference])
-        Chart(chart, classes=["paired-chart"])
+        spec = solara.use_memo(lambda: paired_spec(evaluation, reference), [evaluation, reference])
+        SpecChart(spec, classes=["paired-chart"])
         solara.Text("Paired: every strategy meets the same customers and random numbers, so each "
                     "difference is measured deal by deal (95% CI of the mean difference). Deal "
                     "size, regret and high-quality deals are paired on the deals both "

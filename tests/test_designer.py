@@ -232,3 +232,20 @@ def test_a_sweep_visits_each_value_and_pairs_on_the_same_deals() -> None:
     assert point["ci_low"] <= point["difference"] <= point["ci_high"]
     with pytest.raises(FieldError):
         design.sweep("baseline", strategy, {}, "seller_led", "weather")
+
+
+def test_the_paired_chart_draws_the_paired_table() -> None:
+    from dashboards import designer
+    evaluation = design.evaluate("baseline", BUILTIN_STRATEGIES["digital_first"], {}, DEALS, 2)
+    spec = designer.paired_spec(evaluation, "sense_making")
+    paired = evaluation.paired("sense_making")
+    for metric in HEADLINE:
+        [row] = spec["datasets"][f"paired_{metric}"]
+        scale = 100 if metric in sim.results.PERCENT_METRICS else 1
+        for shown, column in (("difference", "difference"), ("low", "ci_low"), ("high", "ci_high")):
+            assert row[shown] == pytest.approx(paired.loc[metric, column] * scale)
+        assert row["verdict"] == design.verdict(metric, paired.loc[metric], "sense_making")[0]
+    titles = [panel["layer"][1]["encoding"]["x"]["title"] for panel in spec["vconcat"]]
+    assert "No-decision rate: designed - sense_making (percentage points)" in titles
+    assert all(panel["layer"][1]["encoding"]["x"]["scale"]["zero"] for panel in spec["vconcat"])
+    assert designer.paired_spec(evaluation, "sense_making")["vconcat"] is not spec["vconcat"]
