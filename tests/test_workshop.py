@@ -278,3 +278,17 @@ def test_a_changed_model_is_flagged_on_replay(tmp_path: Path, monkeypatch: pytes
     replayed = Workshop(EventStore.in_directory(tmp_path))
     assert replayed.projector(code)["model_changed"] is True
     assert "recomputed with the current model" in render_html(replayed.debrief(code, key))
+
+
+@pytest.mark.parametrize(
+    ("arguments", "named"),
+    [(["--data-dir", "/proc/no-such-dir"], "--data-dir"), (["--port", "0"], "--port")],
+)
+def test_the_workshop_command_refuses_bad_options_in_one_line(arguments: list[str], named: str) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "sim.cli", "workshop", *arguments],
+        capture_output=True, text=True, cwd=REPO, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and named in lines[0] and "Traceback" not in result.stderr

@@ -23,6 +23,7 @@ import pytest
 
 from sim.effort import effort_used
 from sim.strategies import BUILTIN_STRATEGIES
+from workshop.pages import MODEL_CHANGED
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
@@ -219,6 +220,7 @@ def test_four_teams_play_a_session_with_a_shock_and_a_restart(
     for index, preset in plays.items():
         choose_preset(teams[index], preset, 1)
     wait_text(console.page, ".workshop-table", "yes")
+    console.page.screenshot(path=SCREENSHOTS / "workshop-console.png", full_page=True)
     teams[0].page.screenshot(path=SCREENSHOTS / "workshop-team-decide.png", full_page=True)
     advance(console, 2)
 
@@ -236,10 +238,16 @@ def test_four_teams_play_a_session_with_a_shock_and_a_restart(
     server.start()
     projector.page.goto(f"{server.url}/projector?code={code}")
     wait_text(projector.page, ".projector-title", "Round 3 of 4")
-    assert leaderboard_rows(projector.page) == before_restart
+    after_restart = leaderboard_rows(projector.page)
     for team in [console, *teams]:
         team.page.reload()
     wait_text(console.page, ".round-line", "Round 3 of 4 open")
+    if MODEL_CHANGED in console.text():
+        # The model's code changed on disk while the test ran (the model is being worked on):
+        # the replay recomputes with the new model, and the console says so.
+        assert len(after_restart) == len(TEAMS)
+    else:
+        assert after_restart == before_restart
 
     # Rounds 3 and 4 go on after the restart; Green switches to sense-making too.
     choose_preset(teams[2], "sense_making", 3)
@@ -247,7 +255,6 @@ def test_four_teams_play_a_session_with_a_shock_and_a_restart(
     advance(console, 5)
     wait_text(projector.page, ".projector-title", "Final results")
     projector.page.screenshot(path=SCREENSHOTS / "workshop-projector.png", full_page=True)
-    console.page.screenshot(path=SCREENSHOTS / "workshop-console.png", full_page=True)
     for team in teams:
         wait_text(team.page, ".round-line", "The session has ended")
     teams[0].page.screenshot(path=SCREENSHOTS / "workshop-team-results.png", full_page=True)

@@ -433,9 +433,9 @@ def Console(code: str, key: str) -> None:  # noqa: N802
     )
     solara.Text(f"Teams open /team and enter the code. Projector: /projector?code={status['code']}")
     phase = (
-        "Session ended." if status["finished"] else f"Round {status['round'] + 1} of {config['rounds']} open"
+        "Session ended." if status["finished"] else f"Round {status['round'] + 1} of {config['rounds']} open."
     )
-    solara.Text(f"{phase}.", classes=["round-line"], style={"display": "block"})
+    solara.Text(phase, classes=["round-line"], style={"display": "block"})
     RoundClock(status)
     Heading("Teams", 3)
     Table(
