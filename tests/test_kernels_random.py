@@ -11,7 +11,8 @@ from sim.kernels import _normal, _poisson, _uniform, week_key
 
 def _draws(seed: int, deals: np.ndarray, week: int, counters: int = 40) -> np.ndarray:
     """The first ``counters`` uniforms of each deal's week (deals x counters)."""
-    return np.array([[_uniform(np.uint64(week_key(seed, deal, week)), c) for c in range(counters)] for deal in deals])
+    keys = [np.uint64(week_key(seed, deal, week)) for deal in deals]
+    return np.array([[_uniform(key, c) for c in range(counters)] for key in keys])
 
 
 @settings(max_examples=20, deadline=None)
