@@ -173,6 +173,7 @@ def advance(console: Watched, to_round: int, rounds: int = 4) -> None:
     wait_text(console.page, ".round-line", expected)
 
 
+@pytest.mark.slow
 def test_four_teams_play_a_session_with_a_shock_and_a_restart(
     server: WorkshopServer, browser: Browser
 ) -> None:
