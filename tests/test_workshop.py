@@ -292,3 +292,29 @@ def test_the_workshop_command_refuses_bad_options_in_one_line(arguments: list[st
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and named in lines[0] and "Traceback" not in result.stderr
+
+
+@settings(max_examples=5, deadline=None)
+@given(
+    seed=st.integers(0, 2**31),
+    preset=st.sampled_from(sorted(PRESET_LEVERS)),
+    shock=st.sampled_from(sorted(SHOCKS)),
+    shock_round=st.integers(1, SMALL["rounds"]),
+)
+def test_copying_a_preset_always_matches_it_on_the_same_groups(
+    tmp_path_factory: pytest.TempPathFactory, seed: int, preset: str, shock: str, shock_round: int
+) -> None:
+    """Whatever the seed, shock and its timing, a team that plays a preset every round has that
+    preset's figures exactly, and every group is counted once in its pipeline."""
+    workshop = Workshop(EventStore.in_directory(tmp_path_factory.mktemp("copy")))
+    code, key = workshop.create_session({**SMALL, "seed": seed})
+    copier = workshop.join(code, "Copier")
+    workshop.join(code, "Other")
+    workshop.submit(code, *copier, PRESET_LEVERS[preset])
+    for number in range(1, SMALL["rounds"] + 1):
+        if number == shock_round:
+            workshop.fire_shock(code, key, shock)
+        workshop.advance(code, key)
+    final = workshop.debrief(code, key).final.set_index("team")
+    assert final.loc["Copier"].to_dict() == final.loc[f"preset: {preset}"].to_dict()
+    assert sum(workshop.team_status(code, *copier)["pipeline"].values()) == SMALL["groups"]
