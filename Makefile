@@ -26,9 +26,10 @@ $(CHROMIUM):
 run: $(STAMP)
 	$(BIN)/buyingsim compare baseline --deals 5000 --seed 0
 
-## test: create the environment (and chromium), lint and run the whole test suite
+## test: create the environment (and chromium), lint, type-check and run the whole test suite
 test: $(STAMP) $(CHROMIUM)
 	$(BIN)/ruff check $(LINTED)
+	$(BIN)/mypy
 	$(BIN)/python -m pytest -q
 
 ## fuzz: the fuzz suites with many more examples, randomised (make test runs a few, derandomised)

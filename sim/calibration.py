@@ -260,6 +260,7 @@ def _worker(
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
     storage = _storage(storage_path)
+    sampler: optuna.samplers.BaseSampler
     if start is None:
         sampler = optuna.samplers.TPESampler(seed=sampler_seed, multivariate=True, n_startup_trials=24)
     else:
@@ -348,16 +349,21 @@ class Calibration:
         from optuna.trial import TrialState
 
         study = optuna.load_study(study_name=self.study_name, storage=_storage(str(self.storage)))
-        trials = sorted(
-            study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)), key=lambda t: t.value
+        scored = sorted(
+            (
+                (float(t.value), t)
+                for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+                if t.value is not None
+            ),
+            key=lambda pair: pair[0],
         )
-        if not trials:
+        if not scored:
             return []
-        best = trials[0].value
+        best = scored[0][0]
         return [
-            {"objective": float(t.value), "parameters": {**t.params, **t.user_attrs["judgement"]}}
-            for t in trials[:size]
-            if t.value <= best + tolerance
+            {"objective": value, "parameters": {**t.params, **t.user_attrs["judgement"]}}
+            for value, t in scored[:size]
+            if value <= best + tolerance
         ]
 
     def _run_workers(
@@ -432,6 +438,7 @@ class Calibration:
 
         study = optuna.load_study(study_name=self.study_name, storage=_storage(str(self.storage)))
         best = study.best_trial
+        assert best.value is not None  # the best trial is a completed one
         return {**best.params, **best.user_attrs["judgement"]}, float(best.value)
 
     def polish(

@@ -66,7 +66,7 @@ def _announce_compilation() -> None:
     if _compile_checked:
         return
     _compile_checked = True
-    if not numba.config.DISABLE_JIT and not kernels_cached():
+    if not getattr(numba.config, "DISABLE_JIT", False) and not kernels_cached():
         print(COMPILING_NOTICE, file=sys.stderr, flush=True)
 
 

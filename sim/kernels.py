@@ -134,12 +134,13 @@ def _poisson(u, mean):
     return count
 
 
-BehaviourParams = namedtuple("BehaviourParams", tuple(Behaviour.model_fields))
+# One field per behaviour constant, named as in the scenario (built from the model's fields).
+BehaviourParams = namedtuple("BehaviourParams", tuple(Behaviour.model_fields))  # type: ignore[misc]
 
 
 def behaviour_params(behaviour: Behaviour) -> BehaviourParams:
     """The behaviour constants as a tuple of floats the kernels can read by name."""
-    return BehaviourParams(*(float(getattr(behaviour, name)) for name in BehaviourParams._fields))
+    return BehaviourParams(*(float(getattr(behaviour, name)) for name in Behaviour.model_fields))
 
 
 # State arrays the kernels read and write, in the order of their parameters (DealState fields).

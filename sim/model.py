@@ -138,6 +138,7 @@ class BuyingGroupModel(mesa.Model):
         self.seed = seed
         self.cohort = Cohort(self.scenario, seed, block_plan(1), strategy)
         self.deal_state: DealState = self.cohort.state
+        self.running: bool = True  # Mesa's flag: False once the deal has ended
         self.outcome: dict[str, Any] | None = None  # the outcome row as Python values
         self._ended_columns: dict[str, np.ndarray] | None = None  # the same, as the engine wrote it
         self.option_names = option_names(self.scenario.simulation.n_options)
@@ -217,6 +218,7 @@ class BuyingGroupModel(mesa.Model):
         if ended is None:
             self.deal_state = self.cohort.state
         else:
+            assert self.cohort.finished_state is not None  # set by the step that ended the deal
             self.deal_state = self.cohort.finished_state
             self.outcome = {name: _scalar(values[0]) for name, values in ended.items()}
             self._ended_columns = ended

@@ -41,14 +41,14 @@ def bootstrap_ci(
     """95% percentile interval of a figure over deals resampled with replacement;
     ``progress(1)`` is called after each resample."""
     rng = np.random.default_rng(seed)
-    values = []
+    computed: list[float] = []
     n = len(deals)
     for _ in range(samples):
         resampled = deals.iloc[rng.integers(0, n, n)]
-        values.append(figure.compute(resampled))
+        computed.append(figure.compute(resampled))
         if progress is not None:
             progress(1)
-    values = np.asarray(values, dtype=float)
+    values = np.asarray(computed, dtype=float)
     values = values[np.isfinite(values)]
     if len(values) < samples // 2:
         return (float("nan"), float("nan"))

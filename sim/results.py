@@ -166,7 +166,7 @@ def compare_strategies(runs: dict[str, Results], metrics: list[str] | None = Non
     rows = []
     for name in metrics or HEADLINE:
         label, _ = METRICS[name]
-        row = {"metric": name, "label": label}
+        row: dict[str, str | float] = {"metric": name, "label": label}
         for strategy, result in runs.items():
             mean, low, high, _ = mean_ci(result.deals.loc[_subset(result.deals, METRICS[name][1]), name])
             row[strategy] = mean
