@@ -83,7 +83,9 @@ def test_summary_counts_purchase_metrics_on_purchases(seller):
     purchases = int(seller.deals["purchased"].sum())
     assert table.loc["regret", "n"] == purchases == table.loc["deal_size", "n"]
     assert table.loc["no_decision", "n"] == len(seller)
-    assert table.loc["no_decision", "mean"] == pytest.approx(1 - purchases / len(seller))
+    # No decision (abandonment) excludes deals still open at the horizon.
+    open_deals = int(seller.deals["reached_horizon"].sum())
+    assert table.loc["no_decision", "mean"] == pytest.approx(1 - (purchases + open_deals) / len(seller))
 
 
 # --- compare --------------------------------------------------------------------------------
