@@ -241,7 +241,13 @@ def test_user_mistakes_are_one_line_errors(workshop: Workshop) -> None:
         workshop.join(code, "   ")
     with pytest.raises(WorkshopError, match="shock 'meteor'"):
         workshop.fire_shock(code, key, "meteor")
-    workshop.advance(code, key)
+    workshop.fire_shock(code, key, "budget_freeze")
+    with pytest.raises(WorkshopError, match="already fired before round 1"):
+        workshop.fire_shock(code, key, "budget_freeze")
+    workshop.advance(code, key, expected_round=1)
+    with pytest.raises(WorkshopError, match="round 1 has already been played"):
+        workshop.advance(code, key, expected_round=1)  # a double click plays one round only
+    assert workshop.projector(code)["round"] == 1
     with pytest.raises(WorkshopError, match="has started"):
         workshop.join(code, "Latecomer")
 

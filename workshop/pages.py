@@ -402,7 +402,7 @@ def Console(code: str, key: str) -> None:  # noqa: N802
     config = status["config"]
 
     def advance() -> None:
-        if attempt(lambda: service().advance(code, key), set_message) is not None:
+        if attempt(lambda: service().advance(code, key, status["round"] + 1), set_message) is not None:
             set_notice(f"Round {status['round'] + 1} played.")
             refresh()
 

@@ -108,12 +108,16 @@ class Workshop:
             self.store.append(code, "start_clock", {})
         return code, key
 
-    def advance(self, code: str, key: str) -> dict[str, Any]:
-        """Simulate the next round for every team (and the presets); returns the status."""
+    def advance(self, code: str, key: str, expected_round: int | None = None) -> dict[str, Any]:
+        """Simulate the next round for every team (and the presets); returns the status.
+        ``expected_round`` (the round the console showed) keeps a double click, or a second
+        console, from playing two rounds."""
         with self._lock:
             game = self._facilitator(code, key)
             if game.finished:
                 raise WorkshopError(f"advance: all {game.config.rounds} rounds have been played")
+            if expected_round is not None and expected_round != game.round + 1:
+                raise WorkshopError(f"advance: round {expected_round} has already been played")
             if not game.teams:
                 raise WorkshopError("advance: no team has joined yet")
             self._record(code, "advance", {"round": game.round + 1})
@@ -127,6 +131,10 @@ class Workshop:
                 raise WorkshopError(f"shock {shock!r}: unknown; allowed: {', '.join(SHOCKS)}")
             if game.finished:
                 raise WorkshopError("shock: the session has ended")
+            if any(
+                fired["shock"] == shock and fired["before_round"] == game.round + 1 for fired in game.shocks
+            ):
+                raise WorkshopError(f"shock {shock}: already fired before round {game.round + 1}")
             self._record(code, "shock", {"shock": shock})
 
     def reset(self, code: str, key: str) -> None:
