@@ -2,6 +2,8 @@
 
 Usage: python benchmarks/dashboard_step.py [--weeks N] [--no-browser]
 
+Then Play on a fresh deal: weeks per second, and how many weeks the network chart never drew.
+
 First, in this process: the median time of one model week and of building each chart of
 the explorer (what the server does for a Step). Then, unless ``--no-browser``: a
 ``buyingsim dashboard`` server on a free port and Debian's chromium; the median time from a
@@ -21,6 +23,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # dashboards/
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # dashboard_server
 
 from dashboard_server import CHART_DRAWN, running_server  # noqa: E402
+
+# Records every week the network chart draws (its title names the week).
+WATCH_WEEKS = r"""() => {
+    window.weeksDrawn = new Set();
+    new MutationObserver(() => {
+        for (const text of document.querySelectorAll('.explorer-network svg text')) {
+            const found = text.textContent.match(/^Consensus network, week (\d+)/);
+            if (found) window.weeksDrawn.add(Number(found[1]));
+        }
+    }).observe(document.body, {subtree: true, childList: true, characterData: true});
+}"""
 
 
 def server_side(weeks: int) -> dict[str, float]:
@@ -44,8 +57,9 @@ def server_side(weeks: int) -> dict[str, float]:
     return {name: 1000 * statistics.median(values) for name, values in times.items()}
 
 
-def in_browser(weeks: int) -> list[float]:
-    """Milliseconds from each click on Step until the new week is drawn, ``weeks`` times."""
+def in_browser(weeks: int) -> tuple[list[float], dict[str, float]]:
+    """Milliseconds from each click on Step until the new week is drawn, ``weeks`` times;
+    then Play on a fresh deal: weeks played per second and the weeks each chart skipped."""
     from playwright.sync_api import sync_playwright
 
     with running_server() as (url, _), sync_playwright() as playwright:
@@ -63,8 +77,19 @@ def in_browser(weeks: int) -> list[float]:
             page.get_by_role("button", name="Step").click()
             page.wait_for_function(CHART_DRAWN, arg=week)
             latencies.append(1000 * (time.perf_counter() - started))
+        page.get_by_role("button", name="Reset").click()
+        page.wait_for_selector(".deal-facts[data-week='0']")
+        page.evaluate(WATCH_WEEKS)
+        started = time.perf_counter()
+        page.get_by_role("button", name="▶").click()
+        page.wait_for_selector(".outcome-card", timeout=300_000)
+        played = time.perf_counter() - started
+        final = int(page.locator(".deal-facts").get_attribute("data-week"))
+        page.wait_for_function(f"() => window.weeksDrawn.has({final})")
+        drawn = page.evaluate("() => window.weeksDrawn.size")
         browser.close()
-    return latencies
+    return latencies, {"weeks": final, "weeks_per_second": final / played,
+                       "skipped": final - drawn}  # weeks 1 to final (week 0 drew before)
 
 
 def main() -> None:
@@ -76,10 +101,12 @@ def main() -> None:
     for name, value in server_side(args.weeks).items():
         print(f"  {name:8s} {value:7.1f}")
     if not args.no_browser:
-        latencies = in_browser(args.weeks)
+        latencies, play = in_browser(args.weeks)
         print(f"browser: click on Step until the week is drawn, median of {len(latencies)}: "
               f"{statistics.median(latencies):.0f} ms (min {min(latencies):.0f}, "
               f"max {max(latencies):.0f})")
+        print(f"Play: {play['weeks']} weeks at {play['weeks_per_second']:.1f} weeks/s; "
+              f"weeks the network chart never drew: {play['skipped']}")
 
 
 if __name__ == "__main__":

@@ -63,7 +63,7 @@ ROLE_SHORT = {
 END_REASONS = {
     "purchase": "all six jobs complete", "horizon": "ran out of time", "exhausted": "group exhausted",
 }
-PLAY_INTERVAL_MS = 100  # Play: 10 weeks a second
+PLAY_INTERVAL_MS = 100  # Play: one week every 100 ms (8-9 weeks a second with the redraw)
 LAYOUT_SEEDS = 2**32  # networkx layouts take seeds below 2**32; the deal itself uses the full seed
 
 
