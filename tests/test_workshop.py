@@ -248,8 +248,6 @@ def test_user_mistakes_are_one_line_errors(workshop: Workshop) -> None:
     with pytest.raises(WorkshopError, match="round 1 has already been played"):
         workshop.advance(code, key, expected_round=1)  # a double click plays one round only
     assert workshop.projector(code)["round"] == 1
-    with pytest.raises(WorkshopError, match="has started"):
-        workshop.join(code, "Latecomer")
 
 
 @pytest.fixture(scope="module")
@@ -324,3 +322,26 @@ def test_copying_a_preset_always_matches_it_on_the_same_groups(
     final = workshop.debrief(code, key).final.set_index("team")
     assert final.loc["Copier"].to_dict() == final.loc[f"preset: {preset}"].to_dict()
     assert sum(workshop.team_status(code, *copier)["pipeline"].values()) == SMALL["groups"]
+
+
+def test_a_late_team_catches_up_with_the_default_preset_and_the_shocks(workshop: Workshop) -> None:
+    code, key = workshop.create_session(SMALL)
+    workshop.join(code, "Early")
+    workshop.fire_shock(code, key, "sponsor_leaves")
+    workshop.advance(code, key)
+    workshop.fire_shock(code, key, "information_flood")
+    workshop.advance(code, key)
+    workshop.fire_shock(code, key, "budget_freeze")  # before round 3, not yet played
+    late = workshop.join(code, "Late")
+    status = workshop.team_status(code, *late)
+    assert [row["round"] for row in status["history"]] == [1, 2]
+    workshop.advance(code, key)
+    final = workshop.debrief(code, key).final.set_index("team")
+    # Early never decided either: both played the default preset on the same groups and shocks.
+    assert final.loc["Late"].to_dict() == final.loc["Early"].to_dict()
+    assert final.loc["Late"].to_dict() == final.loc[f"preset: {DEFAULT_PRESET}"].to_dict()
+    # The catch-up replays the same way after a restart.
+    again = Workshop(EventStore(workshop.store.path)).debrief(code, key).final.set_index("team")
+    assert again.loc["Late"].to_dict() == final.loc["Late"].to_dict()
+    with pytest.raises(WorkshopError, match="has ended"):
+        workshop.join(code, "Too late")

@@ -316,6 +316,7 @@ class Game:
             self.team_names[team_id] = payload["name"]
             self.token_hashes[team_id] = payload["token_hash"]
             self.teams[team_id] = Track(payload["name"], self._new_cohort())
+            self._catch_up(self.teams[team_id])
         elif kind == "decision":
             self.teams[payload["team"]].decisions[payload["round"]] = Strategy(**payload["levers"])
         elif kind == "shock":
@@ -339,22 +340,35 @@ class Game:
 
     def _advance(self) -> None:
         """Simulate the next round's weeks for every track."""
-        number = self.round + 1
         for track in self.tracks():
-            strategy = track.decision_for(number)
-            track.played[number] = strategy
-            track.cohort.set_focal_strategy(strategy)
-            weeks = [track.cohort.step() for _ in range(self.config.weeks_per_round)]
-            ended = [week for week in weeks if week is not None]
-            if ended:
-                frame = pd.DataFrame(
-                    {name: np.concatenate([week[name] for week in ended]) for name in ended[0]}
-                )
-                frame["round"] = number
-                track.add_ended(frame)
-            track.journey.append(spotlight_snapshot(track, self.config.spotlight, number))
-            track.history.append({"round": number, **scorecard(track)})
-        self.round = number
+            self._play_round(track, self.round + 1)
+        self.round += 1
+
+    def _play_round(self, track: Track, number: int) -> None:
+        """One round's weeks for one track, with the strategy it plays in that round."""
+        strategy = track.decision_for(number)
+        track.played[number] = strategy
+        track.cohort.set_focal_strategy(strategy)
+        weeks = [track.cohort.step() for _ in range(self.config.weeks_per_round)]
+        ended = [week for week in weeks if week is not None]
+        if ended:
+            frame = pd.DataFrame({name: np.concatenate([week[name] for week in ended]) for name in ended[0]})
+            frame["round"] = number
+            track.add_ended(frame)
+        track.journey.append(spotlight_snapshot(track, self.config.spotlight, number))
+        track.history.append({"round": number, **scorecard(track)})
+
+    def _catch_up(self, track: Track) -> None:
+        """Bring a team that joins late to where the others are: the rounds it missed are
+        played with the default preset, with every shock at its place, on the same groups."""
+        for number in range(1, self.round + 1):
+            for fired in self.shocks:
+                if fired["before_round"] == number:
+                    SHOCKS[fired["shock"]].apply(track.cohort)
+            self._play_round(track, number)
+        for fired in self.shocks:
+            if fired["before_round"] == self.round + 1:
+                SHOCKS[fired["shock"]].apply(track.cohort)
 
     # Views ---------------------------------------------------------------------------------
     def cards(self, with_presets: bool = False) -> dict[str, dict[str, float]]:

@@ -172,8 +172,8 @@ class Workshop:
             raise WorkshopError(f"team name: must be 1 to {TEAM_NAME_LENGTH} characters")
         with self._lock:
             game = self._game(code)
-            if game.round > 0:
-                raise WorkshopError("join: the session has started; teams join before round 1 is played")
+            if game.finished:
+                raise WorkshopError("join: the session has ended")
             if len(game.teams) >= MAX_TEAMS:
                 raise WorkshopError(f"join: the session already has the most teams ({MAX_TEAMS})")
             if name.casefold() in {taken.casefold() for taken in game.team_names.values()}:
