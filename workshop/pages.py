@@ -278,6 +278,10 @@ def DecisionForm(  # noqa: N802
         solara.Text(
             f"Effort used: {spent['asked']:.2f} of {budget:g} per week ({verdict}).", classes=["effort-line"]
         )
+        costly = ", ".join(
+            f"{name.replace('_', ' ')} {cost:.2f}" for name, cost in spent["levers"].items() if cost > 0
+        )
+        solara.Text(f"Effort by lever: {costly or 'none'}.", style={"display": "block", "color": "#555"})
     solara.Button("Submit decision", on_click=submit, color="primary", classes=["submit-button"])
     Message(message)
     Message(saved, "success")
@@ -352,13 +356,15 @@ def CreateForm() -> None:  # noqa: N802
     budget, set_budget = solara.use_state(defaults.budget)
     seed, set_seed = solara.use_state(defaults.seed)
     minutes, set_minutes = solara.use_state(defaults.round_minutes)
+    spotlight, set_spotlight = solara.use_state(defaults.spotlight)
     code, set_code = solara.use_state("")
     key, set_key = solara.use_state("")
     message, set_message = solara.use_state(None)
 
     def create() -> None:
         settings = {"scenario": scenario, "rounds": rounds, "weeks_per_round": weeks, "groups": groups,
-                    "budget": float(budget), "seed": seed, "round_minutes": float(minutes)}  # fmt: skip
+                    "budget": float(budget), "seed": seed, "round_minutes": float(minutes),
+                    "spotlight": spotlight}  # fmt: skip
         made = attempt(lambda: service().create_session(settings), set_message)
         if made:
             router.push("/facilitator?" + urlencode({"code": made[0], "key": made[1]}))
@@ -375,6 +381,9 @@ def CreateForm() -> None:  # noqa: N802
     solara.InputFloat("Effort budget per week", value=budget, on_value=set_budget, continuous_update=True)
     solara.InputInt("Seed", value=seed, on_value=set_seed, continuous_update=True)
     solara.InputFloat("Minutes per round", value=minutes, on_value=set_minutes, continuous_update=True)
+    solara.InputInt(
+        "Spotlight group (its number)", value=spotlight, on_value=set_spotlight, continuous_update=True
+    )
     solara.Button("Create session", on_click=create, color="primary", classes=["create-button"])
     Heading("Or open a session", 2)
     solara.InputText("Join code", value=code, on_value=set_code, continuous_update=True)
