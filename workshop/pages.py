@@ -264,12 +264,13 @@ def DecisionForm(  # noqa: N802
     for name, info in Strategy.model_fields.items():
         low, high = bounds[name]
         solara.SliderFloat(
-            f"{name.replace('_', ' ')}: {info.description}",
+            f"{name.replace('_', ' ')} = {values[name]:.2f}: {info.description}",
             value=float(values[name]),
             min=low,
             max=high,
             step=LEVER_STEP,
             on_value=lambda value, name=name: set_values({**latest.current, name: value}),
+            thumb_label="always",
         )
     if spent is not None:
         verdict = (
