@@ -270,7 +270,6 @@ def DecisionForm(  # noqa: N802
             max=high,
             step=LEVER_STEP,
             on_value=lambda value, name=name: set_values({**latest.current, name: value}),
-            thumb_label="always",
         )
     if spent is not None:
         verdict = (
