@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -78,7 +79,9 @@ def build_debrief(game: Game) -> Debrief:
     """Every table of the debrief from a game's current state."""
     budget = game.config.budget
     groups = game.config.groups
-    decisions, rounds, deals = [], [], []
+    decisions: list[dict[str, Any]] = []
+    rounds: list[dict[str, Any]] = []
+    deals: list[pd.DataFrame] = []
     named = {game.team_names[team_id]: track for team_id, track in game.teams.items()}
     presets = {f"preset: {name}": track for name, track in game.presets.items()}
     for name, track in {**named, **presets}.items():
@@ -103,7 +106,7 @@ def build_debrief(game: Game) -> Debrief:
         mine = _deal_table(track, groups)
         for preset_name in PRESETS:
             theirs = _deal_table(game.presets[preset_name], groups)
-            row = {"team": name, "preset": preset_name}
+            row: dict[str, Any] = {"team": name, "preset": preset_name}
             card, other = scorecard(track), scorecard(game.presets[preset_name])
             for metric in RANKED:
                 row[f"{metric}_difference"] = float(card[metric]) - float(other[metric])
@@ -113,11 +116,16 @@ def build_debrief(game: Game) -> Debrief:
     all_team_deals = pd.concat([track.deals() for track in named.values() if track.ended] or [pd.DataFrame()])
     figures = []
     for figure in FIGURES:
-        row = {"figure": figure.label, "target": figure.target, "low": figure.low, "high": figure.high}
-        row["session"] = _figure(figure, all_team_deals)
+        line: dict[str, Any] = {
+            "figure": figure.label,
+            "target": figure.target,
+            "low": figure.low,
+            "high": figure.high,
+        }
+        line["session"] = _figure(figure, all_team_deals)
         for name, track in presets.items():
-            row[name] = _figure(figure, track.deals())
-        figures.append(row)
+            line[name] = _figure(figure, track.deals())
+        figures.append(line)
     return Debrief(
         code=game.code,
         config=game.config.to_dict(),

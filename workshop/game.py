@@ -71,12 +71,13 @@ class SessionConfig:
         for name, value, low, high in checks:
             if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
                 raise WorkshopError(f"{name} = {value!r}: must be a whole number from {low} to {high}")
-        for name, value, low, high in (
+        ranges: tuple[tuple[str, float, float, float], ...] = (
             ("budget", self.budget, 0.5, 10.0),
             ("round_minutes", self.round_minutes, 1, 120),
-        ):
-            if isinstance(value, bool) or not isinstance(value, int | float) or not low <= value <= high:
-                raise WorkshopError(f"{name} = {value!r}: must be a number from {low:g} to {high:g}")
+        )
+        for label, amount, least, most in ranges:
+            if isinstance(amount, bool) or not isinstance(amount, int | float) or not least <= amount <= most:
+                raise WorkshopError(f"{label} = {amount!r}: must be a number from {least:g} to {most:g}")
         if not isinstance(self.spotlight, int) or not 0 <= self.spotlight < self.groups:
             raise WorkshopError(
                 f"spotlight = {self.spotlight!r}: must be a group index from 0 to {self.groups - 1}"
@@ -124,8 +125,8 @@ def parse_strategy(levers: dict[str, Any]) -> Strategy:
         return Strategy(**values)
     except ValidationError as error:
         problem = error.errors()[0]
-        name = problem["loc"][0] if problem["loc"] else "?"
-        bounds = lever_bounds().get(str(name), (None, None))
+        name = str(problem["loc"][0]) if problem["loc"] else "?"
+        bounds = lever_bounds().get(name, (float("nan"), float("nan")))
         raise WorkshopError(
             f"lever {name} = {values.get(str(name))!r}: must be from {bounds[0]:g} to {bounds[1]:g}"
         ) from None
@@ -227,13 +228,13 @@ def leaderboard(cards: dict[str, dict[str, float]]) -> pd.DataFrame:
 def pipeline(track: Track) -> dict[str, int]:
     """Groups by where they are: stuck on each job (still running), won, lost, no decision."""
     cohort = track.cohort
-    counts = {job: 0 for job in JOB_NAMES}
+    counts: dict[str, int] = {job: 0 for job in JOB_NAMES}
     if len(cohort.active):
         jobs = stuck_job(cohort._all.done[cohort.active])
         for index, job in enumerate(JOB_NAMES):
             counts[job] = int((jobs == index).sum())
     card = scorecard(track)
-    counts.update(won=card["wins"], lost=card["lost"], no_decision=card["no_decision"])
+    counts.update(won=int(card["wins"]), lost=int(card["lost"]), no_decision=int(card["no_decision"]))
     counts["open_at_end"] = int((track.deals()["end_reason"] == "horizon").sum()) if track.ended else 0
     return counts
 

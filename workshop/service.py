@@ -234,13 +234,13 @@ class Workshop:
             if cards:
                 best = max(cards.items(), key=lambda item: item[1]["wins"])
                 story.append(f"Round {game.round}: most wins so far: {best[0]} ({best[1]['wins']}).")
-            stuck = {}
+            stuck: dict[str, int] = {}
             for track in game.teams.values():
                 for job, count in pipeline(track).items():
                     stuck[job] = stuck.get(job, 0) + count
             jobs = {job: count for job, count in stuck.items() if job in JOB_NAMES}
             if jobs and max(jobs.values()):
-                worst = max(jobs, key=jobs.get)
+                worst = max(jobs, key=lambda job: jobs[job])
                 story.append(f"Most open groups are stuck on {worst.replace('_', ' ')}.")
         for shock in game.shocks:
             if shock["before_round"] == game.round + 1:
