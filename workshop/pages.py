@@ -32,6 +32,7 @@ from workshop.shocks import SHOCKS
 from workshop.store import DATA_DIR_VARIABLE, DEFAULT_DATA_DIR, EventStore
 
 REFRESH_SECONDS = 2.0
+NO_MESSAGE: str | None = None  # the initial state of a page's one-line message
 LEVER_STEP = 0.01  # fine enough that a slider never snaps a preset's value to another
 _service: Workshop | None = None
 _service_lock = threading.Lock()
@@ -205,7 +206,7 @@ def JoinForm(code: str) -> None:  # noqa: N802
     router = solara.use_router()
     code_text, set_code = solara.use_state(code)
     name, set_name = solara.use_state("")
-    message, set_message = solara.use_state(None)
+    message, set_message = solara.use_state(NO_MESSAGE)
 
     def join() -> None:
         joined = attempt(lambda: service().join(code_text, name), set_message)
@@ -231,13 +232,13 @@ def DecisionForm(  # noqa: N802
     # The latest values, read by the submit handler: a click right after a preset or a slider
     # change must submit what the team sees, whichever render's handler the click reaches.
     latest = solara.use_ref(values)
-    message, set_message = solara.use_state(None)
+    message, set_message = solara.use_state(NO_MESSAGE)
 
     def set_values(new: dict[str, float]) -> None:
         latest.current = new
         set_state(new)
 
-    saved, set_saved = solara.use_state(None)
+    saved, set_saved = solara.use_state(NO_MESSAGE)
     budget = status["config"]["budget"]
     bounds = lever_bounds()
 
@@ -246,6 +247,9 @@ def DecisionForm(  # noqa: N802
         if result is not None:
             set_saved(f"Decision saved for round {status['round'] + 1}.")
             refresh()
+
+    def lever_setter(name: str) -> Callable[[float], None]:
+        return lambda value: set_values({**latest.current, name: value})
 
     try:
         spent = effort(parse_strategy(values), budget)
@@ -269,7 +273,7 @@ def DecisionForm(  # noqa: N802
             min=low,
             max=high,
             step=LEVER_STEP,
-            on_value=lambda value, name=name: set_values({**latest.current, name: value}),
+            on_value=lever_setter(name),
         )
     if spent is not None:
         verdict = (
@@ -359,7 +363,7 @@ def CreateForm() -> None:  # noqa: N802
     spotlight, set_spotlight = solara.use_state(defaults.spotlight)
     code, set_code = solara.use_state("")
     key, set_key = solara.use_state("")
-    message, set_message = solara.use_state(None)
+    message, set_message = solara.use_state(NO_MESSAGE)
 
     def create() -> None:
         settings = {"scenario": scenario, "rounds": rounds, "weeks_per_round": weeks, "groups": groups,
@@ -396,8 +400,8 @@ def CreateForm() -> None:  # noqa: N802
 def Console(code: str, key: str) -> None:  # noqa: N802
     version, refresh = use_version(code)
     router = solara.use_router()
-    message, set_message = solara.use_state(None)
-    notice, set_notice = solara.use_state(None)
+    message, set_message = solara.use_state(NO_MESSAGE)
+    notice, set_notice = solara.use_state(NO_MESSAGE)
     shock_label, set_shock_label = solara.use_state(next(iter(SHOCKS.values())).label)
     shock = next(key for key, item in SHOCKS.items() if item.label == shock_label)
     confirm_reset, set_confirm_reset = solara.use_state(False)
@@ -416,12 +420,12 @@ def Console(code: str, key: str) -> None:  # noqa: N802
             refresh()
 
     def fire() -> None:
-        if attempt(lambda: service().fire_shock(code, key, shock) or True, set_message):
+        if attempt(lambda: service().fire_shock(code, key, shock), set_message) is not None:
             set_notice(f"Shock fired: {SHOCKS[shock].label}.")
             refresh()
 
     def reset() -> None:
-        if confirm_reset and attempt(lambda: service().reset(code, key) or True, set_message):
+        if confirm_reset and attempt(lambda: service().reset(code, key), set_message) is not None:
             set_notice("Session reset to round 0.")
             set_confirm_reset(False)
             refresh()
@@ -540,7 +544,7 @@ def HomePage() -> None:  # noqa: N802
     )
 
 
-def safe(page: Callable[[], None], doing: str) -> Callable[[], None]:
+def safe(page: Callable[[], Any], doing: str) -> Callable[[], Any]:
     """A page behind the dashboard's safety net (one line on failure, never a traceback)."""
 
     @solara.component

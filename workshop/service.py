@@ -123,8 +123,9 @@ class Workshop:
             self._record(code, "advance", {"round": game.round + 1})
             return self.facilitator_status(code, key)
 
-    def fire_shock(self, code: str, key: str, shock: str) -> None:
-        """Apply a shock to every team's groups (and the presets') before the next round."""
+    def fire_shock(self, code: str, key: str, shock: str) -> int:
+        """Apply a shock to every team's groups (and the presets') before the next round;
+        returns that round's number."""
         with self._lock:
             game = self._facilitator(code, key)
             if shock not in SHOCKS:
@@ -136,13 +137,16 @@ class Workshop:
             ):
                 raise WorkshopError(f"shock {shock}: already fired before round {game.round + 1}")
             self._record(code, "shock", {"shock": shock})
+            return game.round + 1
 
-    def reset(self, code: str, key: str) -> None:
-        """Back to round 0 with the same teams: decisions, shocks and results are cleared."""
+    def reset(self, code: str, key: str) -> int:
+        """Back to round 0 with the same teams: decisions, shocks and results are cleared;
+        returns the round now open (1)."""
         with self._lock:
             self._facilitator(code, key)
             self._record(code, "reset", {})
             self.store.append(normalise_code(code), "start_clock", {})
+            return 1
 
     def facilitator_status(self, code: str, key: str) -> dict[str, Any]:
         """Who joined and submitted, the round clock, shocks fired, the leaderboard."""
