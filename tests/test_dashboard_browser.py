@@ -493,6 +493,7 @@ def test_designer_saves_a_strategy_the_cli_runs_and_loads_it_back(
     page, problems = open_page(browser, server.url + "/design")
     page.wait_for_selector(DESIGNER_READY)
     move_slider(page, "Tailoring", "End", "1")
+    differences_for(page, {"tailoring": 1.0})  # the page has settled on the new design
     name = page.get_by_label("Strategy name (press Enter)")
     name.fill("Bad Name!")
     name.press("Enter")
