@@ -13,7 +13,7 @@ from __future__ import annotations
 from sim.strategies import Strategy
 
 # The effort budget of a focal vendor (and of each competitor) per week, in rep-time units.
-# The three built-in strategies are written to spend it (tests hold them to it).
+# The three built-in strategies are written to spend it, none above it (tests hold them to it).
 DEFAULT_EFFORT_BUDGET = 2.5
 
 # Effort per unit of each lever. Digital content costs per unit of volume, more when better

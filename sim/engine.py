@@ -162,16 +162,32 @@ class Cohort:
             self._running_view = self._all.take(self.active)
         return self._running_view
 
+    @property
+    def full_state(self) -> DealState:
+        """Every deal's state, running or ended, as the live arrays (read it, do not keep it:
+        the next step changes it; change running deals only through ``update_running``)."""
+        return self._all
+
+    def update_running(self, change: Callable[[DealState, np.ndarray], None]) -> None:
+        """Apply ``change(state, rows)`` to the running deals (rows of the full state), e.g. a
+        shock between weeks; their information sources are then rebuilt from the vendors'
+        strategies, so a change of vendor levers takes effect from the next week."""
+        rows = self.active
+        change(self._all, rows)
+        self._all.sources[rows] = source_table(self._all.vendor[rows], self.behaviour)
+        self._running_view = None
+
     def set_focal_strategy(self, strategy: Strategy) -> None:
         """From the next week on, the focal vendor of every running deal follows ``strategy``
         (delivered within the scenario's effort budget): a vendor may change its levers
         between weeks of a running deal (workshop rounds, what-if explorations). The deals'
         customers and random numbers are unchanged, so runs stay paired."""
         delivered = within_budget(strategy, self.scenario.population.effort_budget)
-        rows = self.active
-        self._all.vendor[rows, 1] = strategy_table([delivered])[0]
-        self._all.sources[rows] = source_table(self._all.vendor[rows], self.behaviour)
-        self._running_view = None
+
+        def focal(state: DealState, rows: np.ndarray) -> None:
+            state.vendor[rows, 1] = strategy_table([delivered])[0]
+
+        self.update_running(focal)
 
     def _advance(self) -> np.ndarray:
         """One week for the running deals; returns the rows of the deals that ended."""

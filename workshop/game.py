@@ -230,7 +230,7 @@ def pipeline(track: Track) -> dict[str, int]:
     cohort = track.cohort
     counts: dict[str, int] = {job: 0 for job in JOB_NAMES}
     if len(cohort.active):
-        jobs = stuck_job(cohort._all.done[cohort.active])
+        jobs = stuck_job(cohort.full_state.done[cohort.active])
         for index, job in enumerate(JOB_NAMES):
             counts[job] = int((jobs == index).sum())
     card = scorecard(track)
@@ -241,7 +241,7 @@ def pipeline(track: Track) -> dict[str, int]:
 
 def spotlight_snapshot(track: Track, deal: int, round_number: int) -> dict[str, Any]:
     """Where the spotlight group stands after a round: its job, reopened jobs, contradictions."""
-    state = track.cohort._all
+    state = track.cohort.full_state
     row = int(np.flatnonzero(state.deal_id == deal)[0])
     end = ("running", "purchase", "horizon", "exhausted", "status_quo")
     reason = int(state.end_reason[row])

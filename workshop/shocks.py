@@ -16,10 +16,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sim.channels import source_table
 from sim.effort import within_budget
 from sim.engine import Cohort
-from sim.state import role_profiles
+from sim.state import DealState, role_profiles
 from sim.strategies import BUILTIN_STRATEGIES, strategy_table
 
 SPONSOR_SLOT = 0  # the executive sponsor sits in slot 0 of every group (sim.state.new_customers)
@@ -41,69 +40,70 @@ class Shock:
     apply: Callable[[Cohort], None]
 
 
-def _running(cohort: Cohort) -> np.ndarray:
-    return cohort.active
-
-
-def _refresh(cohort: Cohort) -> None:
-    """Forget the cohort's cached view of running deals (the arrays changed under it)."""
-    cohort._running_view = None
-
-
 def sponsor_leaves(cohort: Cohort) -> None:
     """The executive sponsor's influence falls to a fifth; the group listens to the others."""
-    state, rows = cohort._all, _running(cohort)
-    scale = np.ones(state.influence.shape[1])
-    scale[SPONSOR_SLOT] = SPONSOR_INFLUENCE_LEFT
-    state.influence[rows] *= scale
-    # Influence weights are proportional to the listened-to member's influence, row-normalised
-    # (sim.network.influence_matrix): scaling column 0 and normalising again is the same rule.
-    weights = state.weights[rows] * scale[None, None, :]
-    state.weights[rows] = weights / weights.sum(axis=2, keepdims=True)
-    _refresh(cohort)
+
+    def change(state: DealState, rows: np.ndarray) -> None:
+        scale = np.ones(state.influence.shape[1])
+        scale[SPONSOR_SLOT] = SPONSOR_INFLUENCE_LEFT
+        state.influence[rows] *= scale
+        # Influence weights are proportional to the listened-to member's influence, row-normalised
+        # (sim.network.influence_matrix): scaling column 0 and normalising again is the same rule.
+        weights = state.weights[rows] * scale[None, None, :]
+        state.weights[rows] = weights / weights.sum(axis=2, keepdims=True)
+
+    cohort.update_running(change)
 
 
 def stakeholder_joins(cohort: Cohort) -> None:
     """The last member of each group is replaced by a newcomer from legal and security who has
     that role's priorities and has seen none of the group's items."""
-    state, rows = cohort._all, _running(cohort)
-    slot = state.group_size[rows] - 1
-    dimensions = state.priority.shape[2]
-    profile = role_profiles(dimensions)[NEW_STAKEHOLDER_ROLE]
-    state.role[rows, slot] = NEW_STAKEHOLDER_ROLE
-    state.priority0[rows, slot] = profile
-    state.priority[rows, slot] = profile
-    state.evidence_weight[rows, slot] = 0.0
-    state.evidence_claims[rows, slot] = 0.0
-    state.items_held[rows, slot] = 0.0
-    state.load[rows, slot] = 0.0
-    state.overload[rows, slot] = 0.0
-    state.focus[rows, slot] = 0  # a newcomer starts by asking what the problem is
-    _refresh(cohort)
+
+    def change(state: DealState, rows: np.ndarray) -> None:
+        slot = state.group_size[rows] - 1
+        dimensions = state.priority.shape[2]
+        profile = role_profiles(dimensions)[NEW_STAKEHOLDER_ROLE]
+        state.role[rows, slot] = NEW_STAKEHOLDER_ROLE
+        state.priority0[rows, slot] = profile
+        state.priority[rows, slot] = profile
+        state.evidence_weight[rows, slot] = 0.0
+        state.evidence_claims[rows, slot] = 0.0
+        state.items_held[rows, slot] = 0.0
+        state.load[rows, slot] = 0.0
+        state.overload[rows, slot] = 0.0
+        state.focus[rows, slot] = 0  # a newcomer starts by asking what the problem is
+
+    cohort.update_running(change)
 
 
 def budget_freeze(cohort: Cohort) -> None:
     """The group means to buy less and keeping things as they are looks better."""
-    state, rows = cohort._all, _running(cohort)
-    state.scope[rows] *= FREEZE_SCOPE
-    state.true_value[rows, 0, :] += FREEZE_STATUS_QUO_GAIN
-    _refresh(cohort)
+
+    def change(state: DealState, rows: np.ndarray) -> None:
+        state.scope[rows] *= FREEZE_SCOPE
+        state.true_value[rows, 0, :] += FREEZE_STATUS_QUO_GAIN
+
+    cohort.update_running(change)
 
 
 def competitor_sense_making(cohort: Cohort) -> None:
     """Every competitor switches to the sense-making preset (within the session's budget)."""
-    state, rows = cohort._all, _running(cohort)
-    delivered = within_budget(BUILTIN_STRATEGIES["sense_making"], cohort.scenario.population.effort_budget)
-    state.vendor[rows, 2:] = strategy_table([delivered])[0]
-    state.sources[rows] = source_table(state.vendor[rows], cohort.behaviour)
-    _refresh(cohort)
+
+    def change(state: DealState, rows: np.ndarray) -> None:
+        budget = cohort.scenario.population.effort_budget
+        delivered = within_budget(BUILTIN_STRATEGIES["sense_making"], budget)
+        state.vendor[rows, 2:] = strategy_table([delivered])[0]
+
+    cohort.update_running(change)
 
 
 def information_flood(cohort: Cohort) -> None:
     """Every group gathers more items each week (analyst reports, webinars, AI summaries)."""
-    state, rows = cohort._all, _running(cohort)
-    state.information_volume[rows] *= FLOOD_FACTOR
-    _refresh(cohort)
+
+    def change(state: DealState, rows: np.ndarray) -> None:
+        state.information_volume[rows] *= FLOOD_FACTOR
+
+    cohort.update_running(change)
 
 
 SHOCKS: dict[str, Shock] = {
