@@ -35,7 +35,7 @@ MISS_CAP = 25.0  # a figure cannot cost more than 5 half-bands squared
 DEGENERATE_PENALTY = 100.0
 JUDGEMENT_TRIALS = 60  # TPE evaluations of the four ease weights per trial
 # Fits whose objective is within this of the best (in squared half-bands) form the ensemble.
-ENSEMBLE_TOLERANCE = 3.0
+ENSEMBLE_TOLERANCE = 5.0
 ENSEMBLE_SIZE = 16
 ENSEMBLE_FILE = DEFAULTS_FILE.with_name("ensemble.toml")
 # CMA-ES refinement: initial step as a share of each parameter's range.

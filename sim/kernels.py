@@ -756,9 +756,8 @@ def _advance(deals, seed, horizon, p, state_arrays, to_end):
             prune = _vendors_any(vendor, d, PRUNE_OVERLOAD)
             total_overload = 0.0
             for s in range(n):
-                # Pruning is curation: the vendors keep a share of the week's new items from adding
-                # to the load (their evidence still counts), so load falls in proportion.
-                load[d, s] = (1 - b.forget_rate) * load[d, s] + (1 - prune) * new_items[s]
+                # Pruning: the vendors clear a share of what each member carries every week.
+                load[d, s] = (1 - b.forget_rate) * (1 - prune) * load[d, s] + new_items[s]
                 strain = (load[d, s] + b.contradiction_load * unresolved[d]) / capacity[d, s]
                 # Smooth in load: 0.5 at capacity, 0.8 at twice capacity, never a step.
                 overload[d, s] = strain * strain / (1 + strain * strain)
