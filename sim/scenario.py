@@ -26,6 +26,8 @@ from sim.strategies import BUILTIN_STRATEGIES, Strategy
 SCENARIO_DIR = Path(__file__).resolve().parent.parent / "scenarios"
 # The calibrated behavioural base that bundled scenarios extend: not a scenario to run.
 DEFAULTS_FILE = SCENARIO_DIR / "defaults.toml"
+# Files in scenarios/ that are not scenarios: the fitted defaults and the ensemble of fits.
+NOT_SCENARIOS = (DEFAULTS_FILE.name, "ensemble.toml")
 MAX_GROUP_SIZE = 16
 ROLE_NAMES = ("executive_sponsor", "finance", "it", "operations", "procurement", "legal_security")
 # Limits on input files (documented in docs/reliability.md): real scenario and sweep files are
@@ -473,7 +475,7 @@ def _validate(data: dict[str, Any], source: str) -> Scenario:
 
 def bundled_scenarios() -> list[Path]:
     """The bundled scenario files a user can run, by name (the defaults base is not one)."""
-    return sorted(path for path in SCENARIO_DIR.glob("*.toml") if path.name != DEFAULTS_FILE.name)
+    return sorted(path for path in SCENARIO_DIR.glob("*.toml") if path.name not in NOT_SCENARIOS)
 
 
 def resolve_path(name_or_path: str | Path) -> Path:
@@ -593,6 +595,12 @@ def load_scenario(name_or_path: str | Path = "baseline", **overrides: Any) -> Sc
         raise ScenarioError(
             f"{path}: the calibrated behavioural defaults that bundled scenarios extend, not a "
             f"scenario to run; run one of: {available}"
+        )
+    if path.exists() and path.resolve() == (SCENARIO_DIR / NOT_SCENARIOS[1]).resolve():
+        available = ", ".join(path.stem for path in bundled_scenarios())
+        raise ScenarioError(
+            f"{path}: the ensemble of acceptable calibration fits (buyingsim validate --ensemble), "
+            f"not a scenario to run; run one of: {available}"
         )
     data = _read_toml(path)
     if "name" not in data:

@@ -341,7 +341,13 @@ def test_scenarios_command_lists_every_bundled_scenario_but_not_the_defaults():
     result = invoke("scenarios")
     assert result.exit_code == 0
     listed = {line.split("│")[1].strip() for line in result.stdout.splitlines() if line.count("│") >= 3}
-    assert listed - {"", "name"} == {path.stem for path in SCENARIO_DIR.glob("*.toml")} - {"defaults"}
+    not_scenarios = {"defaults", "ensemble"}
+    assert listed - {"", "name"} == {path.stem for path in SCENARIO_DIR.glob("*.toml")} - not_scenarios
+
+
+def test_the_ensemble_of_fits_is_not_a_scenario_to_run():
+    line = one_error_line(invoke("run", "ensemble", "--deals", 20))
+    assert "ensemble.toml" in line and "acceptable calibration fits" in line and "baseline" in line
 
 
 @pytest.mark.parametrize("given", ["defaults", "defaults.toml", str(SCENARIO_DIR / "defaults.toml")])

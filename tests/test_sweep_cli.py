@@ -178,7 +178,11 @@ def test_report_writes_html_with_plots_and_csvs(swept, tmp_path):
     assert "Robustness across the swept conditions" in page
     robust = pd.read_csv(out / "robustness.csv")
     assert len(robust) == 3 * 5  # strategies x outcomes (all have a direction)
-    assert (robust["max_regret"] >= 0).all() and robust["satisficing"].notna().sum() == 3 * 2
+    assert (robust["max_regret"] >= 0).all()
+    # A satisficing share for each strategy and thresholded metric that has a mean somewhere
+    # (regret has none for a strategy that never bought at any point).
+    thresholded = robust[robust["metric"].isin(["purchase_ease", "regret"])]
+    assert robust["satisficing"].notna().sum() == (thresholded["points"] > 0).sum() >= 3 + 1
     assert robust.groupby("metric")["max_regret"].min().eq(0).any()
     assert "Best strategy per point" in page and "<script" not in page
     summary = pd.read_csv(out / "summary.csv")
