@@ -50,8 +50,8 @@ BUILTIN_STRATEGIES: dict[str, Strategy] = {
     # Reps lead: long meetings, persuasive items tailored to each person, pushing to selection.
     "seller_led": Strategy(
         meeting_time=1.7,
-        digital_volume=0.646,
-        digital_quality=0.5,
+        digital_volume=0.6,
+        digital_quality=0.55,
         tailoring=0.8,
         persuasion=0.6,
         stage_alignment=0.3,
@@ -70,8 +70,8 @@ BUILTIN_STRATEGIES: dict[str, Strategy] = {
     # Fewer, group-level items aligned to the job in focus; deconflicts, surfaces, prunes.
     "sense_making": Strategy(
         meeting_time=1.0,
-        digital_volume=0.79,
-        digital_quality=0.8,
+        digital_volume=0.8,
+        digital_quality=0.78,
         tailoring=0.1,
         persuasion=0.1,
         stage_alignment=0.9,

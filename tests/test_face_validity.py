@@ -157,3 +157,13 @@ def test_the_focal_vendor_can_change_strategy_between_weeks(baseline):
     np.testing.assert_array_equal(late.state.completion, seller.state.completion)
     late.set_focal_strategy(sense)
     assert not late.run()["supplier_items"].equals(seller.run()["supplier_items"])
+
+
+def test_presets_sit_on_the_designers_slider_grid():
+    """A preset loaded into the strategy designer shows exactly its own levers."""
+    from dashboards.design import levers
+
+    steps = {lever.name: lever.step for lever in levers()}
+    for name, strategy in BUILTIN_STRATEGIES.items():
+        for field, value in strategy.model_dump().items():
+            assert round(value / steps[field]) * steps[field] == pytest.approx(value, abs=1e-9), (name, field)
