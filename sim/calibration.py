@@ -250,6 +250,7 @@ def _worker(
     n_trials: int,
     sampler_seed: int,
     start: dict[str, float] | None = None,
+    step: float = REFINE_SIGMA,
 ) -> None:
     """Run trials in one process until the study holds ``n_trials`` finished trials: a TPE
     search, or with ``start`` a CMA-ES search around those dynamics parameters (refinement)."""
@@ -265,7 +266,7 @@ def _worker(
         sampler = optuna.samplers.TPESampler(seed=sampler_seed, multivariate=True, n_startup_trials=24)
     else:
         sampler = optuna.samplers.CmaEsSampler(
-            x0=start, sigma0=REFINE_SIGMA, seed=sampler_seed, warn_independent_sampling=False
+            x0=start, sigma0=step, seed=sampler_seed, warn_independent_sampling=False
         )
     study = optuna.load_study(study_name=study_name, storage=storage, sampler=sampler)
     base = load_scenario(scenario_path)
@@ -307,6 +308,7 @@ class Calibration:
     seed: int = 7
     n_seeds: int = 2  # the objective pools n_deals from each of seeds seed, seed + 1, ...
     refine: int = 0  # CMA-ES trials around the best TPE trial after the n_trials TPE trials
+    refine_step: float = REFINE_SIGMA  # CMA-ES initial step, as a share of each parameter's range
     workers: int = field(default_factory=lambda: multiprocessing.cpu_count())
     storage: Path = Path("output/calibration/study.journal")
     study_name: str = "market-calibration"
@@ -390,6 +392,7 @@ class Calibration:
                     target,
                     self.seed + index + (1000 if start else 0),
                     start,
+                    self.refine_step,
                 ),
             )
             for index in range(max(1, self.workers))

@@ -60,6 +60,12 @@ def register(app: typer.Typer) -> None:
         refine: Annotated[
             int, typer.Option(min=0, help="CMA-ES trials around the best after the TPE trials (0: none).")
         ] = 0,
+        refine_step: Annotated[
+            float,
+            typer.Option(
+                min=0.001, max=0.5, help="CMA-ES initial step as a share of each parameter's range."
+            ),
+        ] = 0.1,
         polish: Annotated[
             int,
             typer.Option(min=0, help="Refit judgement parameters on this many deals at the end (0: skip)."),
@@ -88,6 +94,7 @@ def register(app: typer.Typer) -> None:
             workers=workers,
             storage=storage,
             refine=refine,
+            refine_step=refine_step,
         )
         bar = Progress(
             TextColumn("calibrating"),
