@@ -273,12 +273,10 @@ def _features(table: pd.DataFrame, parameters: list[str]) -> pd.DataFrame:
     return x.reset_index(drop=True)
 
 
-def _limit_rows(
-    box_lim: pd.DataFrame, x: pd.DataFrame, qp: dict[str, list[float]] | None, open_lower: bool
-) -> pd.DataFrame:
-    """The restricted limits of a box (rows 0 and 1 of ``box_lim`` are lower and upper) as a
-    table with a prose text for each, the limits moved to the nearest swept values inside the
-    box. ``open_lower``: the lower limit is exclusive (CART's splits); PRIM's are inclusive."""
+def _limit_rows(box_lim: pd.DataFrame, x: pd.DataFrame, qp: dict[str, list[float]] | None) -> pd.DataFrame:
+    """The restricted limits of a box (rows 0 and 1 of ``box_lim`` are lower and upper, both
+    inclusive) as a table with a prose text for each, the limits moved to the nearest swept
+    values inside the box."""
     rows = []
     for name in x.columns:
         lower, upper = box_lim.loc[0, name], box_lim.loc[1, name]
@@ -303,7 +301,7 @@ def _limit_rows(
             continue
         # Limits as the swept values they let in (a grid's 0.75 between 0.5 and 1 reads ">= 1").
         values = x[name]
-        inside = values[((values > lower) if open_lower else (values >= lower)) & (values <= upper)]
+        inside = values[(values >= lower) & (values <= upper)]
         if inside.empty:
             continue
         lower, upper = inside.min(), inside.max()
@@ -372,7 +370,7 @@ def _prim_boxes(
         covered[found.yi] = True
         trajectory = found.peeling_trajectory.copy()
         row = trajectory.loc[index]
-        limits = _limit_rows(found.box_lims[index], x, found.qp[index], open_lower=False)
+        limits = _limit_rows(found.box_lims[index], x, found.qp[index])
         boxes.append(Box("PRIM", limits, float(row["k"]) / total, float(row["density"]),
                          float(row["mass"]), int(row["n"]), int(row["k"]), meets))
         trajectories.append(trajectory.assign(box=len(boxes), chosen=trajectory.index == index))
@@ -412,7 +410,10 @@ def _cart_boxes(
     encoding: numbers as they are, categories as indicator columns) whose density reaches the
     target, largest coverage first; and the tree. Each leaf's limits are read from its path and
     its counts from the points that land in it (the wrapper's own box extraction mixes up the
-    categories of different leaves, and fails with a single feature)."""
+    categories of different leaves, and fails with a single feature). A split's limit is the
+    swept value nearest its threshold on the leaf's side, found by sending the values the way
+    the tree does (as float32, left when <= threshold), so the limits are inclusive and select
+    exactly the leaf's points."""
     from ema_workbench.analysis import cart
     from sklearn.tree import DecisionTreeClassifier
 
@@ -439,15 +440,19 @@ def _cart_boxes(
         while node in parent:
             node, is_left = parent[node]
             name, threshold = tree.feature_names[structure.feature[node]], structure.threshold[node]
-            if name in x.columns:  # a number: left is <= threshold, right is above it
-                row, bound = (1, min) if is_left else (0, max)
-                box_lim.loc[row, name] = bound(box_lim.loc[row, name], threshold)
+            if name in x.columns:  # a number: the largest value sent left, or the smallest sent right
+                values = x[name].to_numpy()
+                goes_left = tree._x[:, structure.feature[node]].astype(np.float32) <= threshold
+                if is_left:
+                    box_lim.loc[1, name] = min(box_lim.loc[1, name], values[goes_left].max())
+                else:
+                    box_lim.loc[0, name] = max(box_lim.loc[0, name], values[~goes_left].min())
             else:  # an indicator column "parameter<sep>category": left is "not this category"
                 column, category = name.split(tree.sep)
                 value = tree.dummiesmap[column][category]
                 allowed = box_lim.loc[0, column] - {value} if is_left else box_lim.loc[0, column] & {value}
                 box_lim.loc[0, column], box_lim.loc[1, column] = set(allowed), set(allowed)
-        limits = _limit_rows(box_lim, x, None, open_lower=True)
+        limits = _limit_rows(box_lim, x, None)
         boxes.append(Box("CART", limits, k / total, k / n, n / len(x), n, k, True))
     boxes.sort(key=lambda box: (-box.coverage, -box.density))
     return boxes, tree
