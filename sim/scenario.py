@@ -23,7 +23,14 @@ from sim.effort import DEFAULT_EFFORT_BUDGET
 from sim.jobs import JOB_NAMES  # noqa: F401  (re-exported: the job table lives in sim/jobs.py)
 from sim.strategies import BUILTIN_STRATEGIES, Strategy
 
-SCENARIO_DIR = Path(__file__).resolve().parent.parent / "scenarios"
+# An installed wheel carries the bundled scenarios inside the package (sim/scenarios); a checkout
+# or an editable install reads (and calibration writes) the repository's scenarios/ folder.
+_PACKAGED_SCENARIOS = Path(__file__).resolve().parent / "scenarios"
+SCENARIO_DIR = (
+    _PACKAGED_SCENARIOS
+    if _PACKAGED_SCENARIOS.is_dir()
+    else Path(__file__).resolve().parent.parent / "scenarios"
+)
 # The calibrated behavioural base that bundled scenarios extend: not a scenario to run.
 DEFAULTS_FILE = SCENARIO_DIR / "defaults.toml"
 # Files in scenarios/ that are not scenarios: the fitted defaults and the ensemble of fits.
