@@ -41,11 +41,11 @@ from dashboards.inputs import (
     pick,
 )
 from sim.engine import BLOCK_SIZE, iter_chunks
+from sim.palette import strategy_colour
 from sim.results import HEADLINE, METRICS, Results, compare_strategies
 from sim.scenario import Scenario, ScenarioError, load_scenario
 
 STRATEGIES = ("seller_led", "digital_first", "sense_making")
-STRATEGY_COLOURS = {"seller_led": "#c44e52", "digital_first": "#4c72b0", "sense_making": "#55a868"}
 DEFAULT_DEALS = 2000
 # Counts above this get a first look at this many deals per strategy (whole engine blocks),
 # then all; a comparison of up to 2,048 deals per strategy answers in one go.
@@ -228,7 +228,7 @@ def metric_axis_title(metric: str) -> str:
 
 def _strategy_colour() -> alt.Color:
     return alt.Color("strategy:N", title="strategy", sort=list(STRATEGIES), scale=alt.Scale(
-        domain=list(STRATEGIES), range=[STRATEGY_COLOURS[name] for name in STRATEGIES]))
+        domain=list(STRATEGIES), range=[strategy_colour(name) for name in STRATEGIES]))
 
 
 def distributions_chart(comparison: Comparison) -> alt.HConcatChart:

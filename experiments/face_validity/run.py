@@ -22,6 +22,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from sim.face_validity import RESPONSES, response_curve  # noqa: E402
+from sim.palette import strategy_colour  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 # The measures each figure shows (rates start at zero on their axes).
@@ -33,7 +34,6 @@ PANELS = (
     ("overwhelmed", "overwhelmed share"),
     ("regret", "regret (purchases)"),
 )
-COLOURS = {"seller_led": "#1f77b4", "digital_first": "#ff7f0e", "sense_making": "#2ca02c"}
 
 
 def plot(table: pd.DataFrame, name: str, path: Path) -> None:
@@ -41,7 +41,7 @@ def plot(table: pd.DataFrame, name: str, path: Path) -> None:
     for ax, (measure, title) in zip(axes.ravel(), PANELS, strict=True):
         rows = table[table["measure"] == measure]
         for strategy, group in rows.groupby("strategy", sort=False):
-            colour = COLOURS.get(strategy, "#555555")
+            colour = strategy_colour(strategy)
             ax.plot(group["value"], group["mean"], marker="o", markersize=3, color=colour, label=strategy)
             ax.fill_between(group["value"], group["ci_low"], group["ci_high"], color=colour, alpha=0.2)
         ax.set_title(title, fontsize=12)
