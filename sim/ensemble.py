@@ -18,14 +18,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from sim.results import HEADLINE, METRICS, mean_ci
+from sim.results import DIRECTION, HEADLINE, METRICS, Results
 from sim.scenario import DEFAULTS_FILE, Scenario, ScenarioError, load_scenario, read_toml_file
 from sim.strategies import BUILTIN_STRATEGIES
 
 ENSEMBLE_FILE = DEFAULTS_FILE.with_name("ensemble.toml")
-# +1: higher is better for the buyer (and the vendor); -1: lower is better.
-BETTER = {"purchase_ease": 1, "deal_size": 1, "regret": -1, "no_decision": -1, "high_quality_deal": 1,
-          "focal_win": 1, "high_regret": -1, "cycle_weeks": -1, "overwhelmed": -1}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -59,22 +56,17 @@ def member_scenario(base: Scenario, member: Member) -> Scenario:
     return base.with_overrides({f"behaviour.{name}": value for name, value in member.behaviour.items()})
 
 
-def paired_differences(runs: dict[str, pd.DataFrame], metrics: list[str]) -> pd.DataFrame:
+def paired_differences(runs: dict[str, pd.DataFrame], metrics: list[str], seed: int) -> pd.DataFrame:
     """Mean paired difference (first - second) with 95% CI for every ordered pair of strategies
-    run on the same deals; metrics over purchases pair the deals where both bought."""
-    rows = []
+    run on the same deals (``seed``), as :meth:`sim.results.Results.compare` pairs them."""
+    tables = []
     for first, second in permutations(runs, 2):
-        a, b = runs[first], runs[second]
-        for metric in metrics:
-            subset = METRICS[metric][1]
-            mask = np.ones(len(a), dtype=bool)
-            if subset == "purchases":
-                mask = a["purchased"].to_numpy() & b["purchased"].to_numpy()
-            difference = a[metric].to_numpy(float)[mask] - b[metric].to_numpy(float)[mask]
-            mean, low, high, n = mean_ci(difference)
-            rows.append({"metric": metric, "first": first, "second": second, "difference": mean,
-                         "ci_low": low, "ci_high": high, "n": n})  # fmt: skip
-    return pd.DataFrame(rows)
+        compared = Results(runs[second], seed=seed).compare(Results(runs[first], seed=seed), metrics)
+        tables.append(compared[["difference", "ci_low", "ci_high", "n"]].reset_index().assign(
+            first=first, second=second))  # fmt: skip
+    return pd.concat(tables, ignore_index=True)[
+        ["metric", "first", "second", "difference", "ci_low", "ci_high", "n"]
+    ]
 
 
 def strategy_runs(
@@ -106,13 +98,13 @@ def strategy_robustness(
     tables = []
     for index, member in enumerate(members):
         runs = strategy_runs(member_scenario(base, member), strategies, n_deals, seed)
-        table = paired_differences(runs, metrics)
+        table = paired_differences(runs, metrics, seed)
         table["member"] = index
         tables.append(table)
         if progress is not None:
             progress(1)
     every = pd.concat(tables, ignore_index=True)
-    sign = every["metric"].map(BETTER).fillna(1)
+    sign = every["metric"].map(DIRECTION).fillna(1)
     every["better"] = np.where(sign > 0, every["ci_low"] > 0, every["ci_high"] < 0)
     every["worse"] = np.where(sign > 0, every["ci_high"] < 0, every["ci_low"] > 0)
     summary = every.groupby(["metric", "first", "second"], sort=False).agg(

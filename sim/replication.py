@@ -296,24 +296,22 @@ def strategy_predictions(
     runs = {}
     for name in BUILTIN_STRATEGIES:
         runs[name] = simulate_frame(loaded, n_deals, seed, name, progress=progress)
-    table = paired_differences(runs, PREDICTION_METRICS)
+    table = paired_differences(runs, PREDICTION_METRICS, seed)
     return table[table["second"] == PREDICTION_REFERENCE].reset_index(drop=True)
 
 
 def formatted_predictions(predictions: pd.DataFrame) -> pd.DataFrame:
     """Predictions for people: the pair, the difference with its CI and what it says."""
-    from sim.ensemble import BETTER
-    from sim.results import METRICS
+    from sim.results import DIRECTION, METRICS
 
     rows = []
     for row in predictions.itertuples(index=False):
-        better = BETTER.get(row.metric, 1)
-        if row.ci_low > 0 or row.ci_high < 0:
-            verdict = "better" if (row.difference > 0) == (better > 0) else "worse"
-            if row.metric in ("unresolved_contradictions", "cycle_weeks", "focal_win"):
-                verdict = "higher" if row.difference > 0 else "lower"
-        else:
+        if not (row.ci_low > 0 or row.ci_high < 0):
             verdict = "no clear difference"
+        elif row.metric in DIRECTION:
+            verdict = "better" if (row.difference > 0) == (DIRECTION[row.metric] > 0) else "worse"
+        else:
+            verdict = "higher" if row.difference > 0 else "lower"
         rows.append(
             {"metric": METRICS[row.metric][0], "comparison": f"{row.first} - {row.second}",
              "paired difference [95% CI]": f"{row.difference:+.3f} [{row.ci_low:+.3f}, {row.ci_high:+.3f}]",

@@ -15,40 +15,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from sim.results import METRICS, Z95, mean_ci
+from sim.results import DIRECTION, METRICS, Z95, mean_ci
 
 if TYPE_CHECKING:
     from sim.explore.store import SweepResults
 
 
 
-# +1: higher is better for the buyer and the vendor; -1: lower is better. Metrics without a
-# direction (e.g. time shares) get summaries but no "best strategy".
-DIRECTION: dict[str, int] = {
-    "purchase_ease": 1,
-    "deal_size": 1,
-    "regret": -1,
-    "no_decision": -1,
-    "high_quality_deal": 1,
-    "focal_win": 1,
-    "high_regret": -1,
-    "cycle_weeks": -1,
-    "loops_total": -1,
-    "unresolved_contradictions": -1,
-    "overwhelmed": -1,
-    "purchased": 1,
-    "high_ease": 1,
-    "complex_or_difficult": -1,
-    "settled_for_less": -1,
-    "expectations_not_met": -1,
-    "bigger_deal_less_regret": 1,
-    "helpful_info": 1,
-    "revisited_any_job": -1,
-    "met_contradiction": -1,
-    "peak_overload": -1,
-    "misalignment_stages": -1,
-    "helpful_share": 1,
-}
 
 
 MAX_LEVELS = 8  # a parameter with more distinct values is binned for plots and heatmaps
