@@ -10,38 +10,21 @@ from __future__ import annotations
 
 import os
 import re
-import signal
-import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import psutil
 import pytest
+from playwright.sync_api import Browser, Page
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
-REPO_ROOT = Path(__file__).resolve().parent.parent
-SCREENSHOTS = REPO_ROOT / "output" / "screenshots"
-SERVER_START_SECONDS = 90
+from tests.browser_support import SCREENSHOTS, chromium, free_port, start_server, stop_server
+
 QUIET_SECONDS = 1.5  # like Playwright's "networkidle", which only works for the first load
 WAIT_MS = 60_000  # generous for a loaded 2-core CI machine; waits end as soon as the page is ready
-
-if not CHROMIUM.exists():
-    pytest.fail(f"{CHROMIUM} is missing: run `make test` (it installs chromium with apt) or "
-                "`apt-get install -y chromium`", pytrace=False)
-
-from playwright.sync_api import Browser, Page, sync_playwright  # noqa: E402
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @dataclass
@@ -57,47 +40,20 @@ class Server:
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """``buyingsim dashboard`` on a free port, stopped (with its children) at the end."""
-    port = _free_port()
+    port = free_port()
     log = tmp_path_factory.mktemp("dashboard") / "server.log"
-    with log.open("w") as sink:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "sim.cli", "dashboard", "--port", str(port)],
-            cwd=REPO_ROOT, stdout=sink, stderr=subprocess.STDOUT, start_new_session=True,
-            env={**os.environ, "PYTHONWARNINGS": "ignore"},
-        )
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + SERVER_START_SECONDS
+    process = start_server(["dashboard", "--port", str(port)], url, log)
     try:
-        while True:
-            if process.poll() is not None:
-                pytest.fail(f"dashboard server exited with {process.returncode}:\n"
-                            f"{log.read_text()}")
-            try:
-                with urllib.request.urlopen(url + "/", timeout=5) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                if time.monotonic() > deadline:
-                    pytest.fail(f"dashboard server did not answer in {SERVER_START_SECONDS} s:\n"
-                                f"{log.read_text()}")
-                time.sleep(0.25)  # polling the server until it answers, not waiting to pass
         yield Server(url, log, process)
     finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
+        stop_server(process)
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
+    with chromium() as launched:
+        yield launched
 
 
 @dataclass

@@ -7,44 +7,25 @@ Screenshots go to output/screenshots/workshop-*.png (the guide in docs/workshop.
 
 from __future__ import annotations
 
-import os
 import re
-import signal
-import socket
 import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
 import pytest
+from playwright.sync_api import Browser, Page
 
 from sim.effort import effort_used
 from sim.strategies import BUILTIN_STRATEGIES
+from tests.browser_support import SCREENSHOTS, chromium, free_port, start_server, stop_server
 from workshop.pages import MODEL_CHANGED
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
-REPO_ROOT = Path(__file__).resolve().parent.parent
-SCREENSHOTS = REPO_ROOT / "output" / "screenshots"  # ignored by git; docs/img holds copies
-SERVER_START_SECONDS = 90
 WAIT_MS = 60_000
 LOCAL = re.compile(r"^(https?|wss?)://127\.0\.0\.1[:/]|^(data|blob):")
 TRACEBACK_SIGNS = ("Traceback", 'File "/', "site-packages")
 TEAMS = ("Red <b>bold</b> & co", "Blue", "Green", "Amber")
 
-if not CHROMIUM.exists():
-    pytest.fail(f"{CHROMIUM} is missing: apt-get install -y chromium", pytrace=False)
-
-from playwright.sync_api import Browser, Page, sync_playwright  # noqa: E402
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 class WorkshopServer:
@@ -56,34 +37,12 @@ class WorkshopServer:
         self.process: subprocess.Popen | None = None
 
     def start(self) -> None:
-        with self.log.open("a") as sink:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "sim.cli", "workshop", "--port", str(self.port),
-                 "--data-dir", str(self.data)],
-                cwd=REPO_ROOT, stdout=sink, stderr=subprocess.STDOUT, start_new_session=True,
-                env={**os.environ, "PYTHONWARNINGS": "ignore"},
-            )  # fmt: skip
-        deadline = time.monotonic() + SERVER_START_SECONDS
-        while True:
-            if self.process.poll() is not None:
-                pytest.fail(f"workshop server exited with {self.process.returncode}:\n{self.log.read_text()}")
-            try:
-                with urllib.request.urlopen(self.url + "/", timeout=5) as response:
-                    if response.status == 200:
-                        return
-            except OSError:
-                if time.monotonic() > deadline:
-                    pytest.fail(f"workshop server did not answer:\n{self.log.read_text()}")
-                time.sleep(0.25)  # polling until the server answers
+        arguments = ["workshop", "--port", str(self.port), "--data-dir", str(self.data)]
+        self.process = start_server(arguments, self.url, self.log)
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait()
+        if self.process is not None:
+            stop_server(self.process)
 
 
 @pytest.fixture(scope="module")
@@ -99,10 +58,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WorkshopServer]
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
+    with chromium() as launched:
+        yield launched
 
 
 class Watched:
