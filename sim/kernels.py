@@ -124,7 +124,14 @@ def _normal(key, counter):
 @numba.njit(cache=True, error_model="numpy")
 def _poisson(u, mean):
     """A Poisson count with the given mean by inversion of one uniform, at most MAX_ITEMS."""
-    term = math.exp(-mean)
+    return _poisson_from(u, mean, math.exp(-mean))
+
+
+@numba.njit(cache=True, error_model="numpy", inline="always")
+def _poisson_from(u, mean, chance_of_none):
+    """:func:`_poisson` given ``chance_of_none = exp(-mean)`` (a caller that draws many counts
+    with the same few means works it out once per mean: the same number, so the same count)."""
+    term = chance_of_none
     cumulative = term
     count = 0
     while u > cumulative and count < MAX_ITEMS:
@@ -393,7 +400,7 @@ def _scratch(S, n_options, n_dims, n_sources):
         np.empty(S), np.empty((S, n_options)), np.empty((S, n_options)), np.empty(S), np.empty(S),
         np.empty((S, n_dims)), np.empty(n_dims), np.empty(S + 1), np.empty((S, n_cells)),
         np.empty((S, n_cells)), np.empty(n_cells, dtype=np.int64), np.empty(n_cells, dtype=np.int64),
-        np.empty(n_cells), np.empty(N_JOBS),
+        np.empty(n_cells), np.empty(N_JOBS), np.empty(N_JOBS),
     )  # fmt: skip
 
 
@@ -415,7 +422,7 @@ def _advance(deals, seed, horizon, p, state_arrays, to_end):
      top_dimension, new_items, group_cell, group_credibility, group_claim, item_count, _,
      own, new_opinion, listen, squares, new_priority, scratch,
      voice_by_holders, heard_weight, heard_claim, holders, voiced,
-     cell_scratch, dissenting_on) = _work_for(p, state_arrays)  # fmt: skip
+     cell_scratch, dissenting_on, job_no_items) = _work_for(p, state_arrays)  # fmt: skip
     n_options, n_dims = true_value.shape[1], true_value.shape[2]
     n_cells = n_options * n_dims
     K = n_options - 1
@@ -449,6 +456,7 @@ def _advance(deals, seed, horizon, p, state_arrays, to_end):
                 job_cumulative[j, 2 + K + k] = running
             # Mean new items per stakeholder-week while on this job.
             job_item_rate[j] = max(b.items_per_week * information_volume[d] * running / total_weight, 0.0)
+            job_no_items[j] = math.exp(-job_item_rate[j])
         while True:
             key = week_key(seed, deal_id[d], week[d])
             n = group_size[d]
@@ -510,7 +518,8 @@ def _advance(deals, seed, horizon, p, state_arrays, to_end):
             most_items = 0
             for s in range(n):
                 count_uniform = _uniform(key, s * STAKEHOLDER_COUNTERS + ITEM_COUNT)
-                item_count[s] = _poisson(count_uniform, job_item_rate[focus[d, s]])
+                in_focus = focus[d, s]
+                item_count[s] = _poisson_from(count_uniform, job_item_rate[in_focus], job_no_items[in_focus])
                 most_items = max(most_items, item_count[s])
             helpful_now = 0.0
             for slot in range(most_items):
