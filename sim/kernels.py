@@ -522,6 +522,7 @@ def _advance(deals, seed, horizon, p, state_arrays, to_end):
                 item_count[s] = _poisson_from(count_uniform, job_item_rate[in_focus], job_no_items[in_focus])
                 most_items = max(most_items, item_count[s])
             helpful_now = 0.0
+            group_items = 0  # group-level items this week (every member receives each of them)
             for slot in range(most_items):
                 first = FIRST_ITEM + slot * ITEM_FIELDS
                 n_group = 0
@@ -594,6 +595,7 @@ def _advance(deals, seed, horizon, p, state_arrays, to_end):
                     shared_max[d, cell] = max(shared_max[d, cell], group_claim[g])
                 for q in range(n):
                     new_items[q] += n_group
+                group_items += n_group
             for s in range(n):
                 items_held[d, s] += new_items[s]
             # Buyer enablement: helpful supplier information speeds up the job the group is on.
@@ -762,11 +764,18 @@ def _advance(deals, seed, horizon, p, state_arrays, to_end):
             scope[d] += b.progress_rate * scoping * (scope_target - scope[d])
 
             # Overload and exhaustion.
+            # Pruning: the vendors help members discard what they carry; at full strength
+            # members shed information twice as fast as they forget it (load / (1 + prune) in
+            # steady state: gradual, never a switch).
             prune = _vendors_any(vendor, d, PRUNE_OVERLOAD)
+            retention = max(0.0, 1.0 - b.forget_rate * (1.0 + prune))
             total_overload = 0.0
             for s in range(n):
-                # Pruning: the vendors clear a share of what each member carries every week.
-                load[d, s] = (1 - b.forget_rate) * (1 - prune) * load[d, s] + new_items[s]
+                # A group-level item reaches everyone at the cost of one: the group takes it in
+                # together, so each member carries a share 1 / n of it, while an individual
+                # item is carried whole by its one reader.
+                carried = new_items[s] - group_items * (1.0 - 1.0 / n)
+                load[d, s] = retention * load[d, s] + carried
                 strain = (load[d, s] + b.contradiction_load * unresolved[d]) / capacity[d, s]
                 # Smooth in load: 0.5 at capacity, 0.8 at twice capacity, never a step.
                 overload[d, s] = strain * strain / (1 + strain * strain)

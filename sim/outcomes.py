@@ -27,7 +27,7 @@ COLUMNS: dict[str, str] = {
     "strategy": "the focal vendor's strategy",
     "group_size": "stakeholders in the buying group",
     "conflict_level": "how far role priorities pull apart (0-1)",
-    "information_volume": "multiplier on items gathered per week",
+    "information_volume": "multiplier on items gathered per week (scenario volume x the group's spread)",
     "outcome": "no_decision, focal_win, competitor_win or open (still undecided at the horizon)",
     "purchased": "the group bought a solution",
     "no_decision": "abandoned: the group decided to keep the status quo or gave up exhausted",

@@ -291,6 +291,12 @@ class Behaviour(_Strict):
     # overload and exhaustion
     capacity: float = Field(9.0, gt=0, le=100, description="items a stakeholder holds without strain")
     forget_rate: float = Field(0.12, ge=0, le=1, description="weekly decay of information load")
+    volume_spread: float = Field(
+        0.5,
+        ge=0,
+        le=2,
+        description="spread (log-normal sd) of the information each group meets around the market's volume",
+    )
     contradiction_load: float = Field(1.0, ge=0, le=10, description="load added per unresolved contradiction")
     overwhelmed_threshold: float = Field(
         0.5, gt=0, le=1, description="peak overload that counts as overwhelmed (0.5: load at capacity)"

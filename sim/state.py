@@ -211,6 +211,11 @@ def new_customers(
     target = ((np.arange(n)[:, None, None] * S + np.arange(S)[None, :, None]) * C + cell)[held]
     evidence_weight = np.bincount(target, credibility[held], minlength=n * S * C).reshape(n, S, C)
     evidence_claims = np.bincount(target, (credibility * claim)[held], minlength=n * S * C).reshape(n, S, C)
+    # Groups meet different amounts of information at the same market volume (their search,
+    # their category's noise): a log-normal factor with mean 1, drawn last so the draws above
+    # do not depend on it.
+    spread_sd = behaviour.volume_spread
+    volume = volume * np.exp(spread_sd * rng.standard_normal(n) - spread_sd**2 / 2)
     return {
         "group_size": sizes,
         "member": member,

@@ -40,7 +40,9 @@ class Strategy(BaseModel):
     surface_unshared: float = Field(
         0.0, ge=0, le=1, description="extra chance that unshared items get voiced"
     )
-    prune_overload: float = Field(0.0, ge=0, le=1, description="weekly share of information load it removes")
+    prune_overload: float = Field(
+        0.0, ge=0, le=1, description="how hard it helps buyers discard what they hold (1: twice as fast)"
+    )
 
 
 # The strategy's fields in declaration order: the columns of strategy_table and vendor arrays.

@@ -148,7 +148,11 @@ def test_conditions_reach_every_deal() -> None:
     deals = design.evaluate("baseline", BUILTIN_STRATEGIES["seller_led"], conditions, DEALS, 0).runs[
         design.DESIGNED].deals
     assert (deals["group_size"] == 4).all()
-    assert np.allclose(deals["conflict_level"], 0.9) and np.allclose(deals["information_volume"], 2.5)
+    assert np.allclose(deals["conflict_level"], 0.9)
+    # Each group meets a log-normal spread of information around the chosen volume.
+    assert np.exp(np.log(deals["information_volume"]).mean()) == pytest.approx(
+        2.5 * np.exp(-scenario.behaviour.volume_spread**2 / 2), rel=0.15
+    )
 
 
 @pytest.mark.parametrize(("name", "value"), [("group_size", 0), ("group_size", 2.5),

@@ -69,7 +69,9 @@ def test_outcome_columns_are_well_formed(baseline, seed, sizes, conflict, volume
     assert deals["group_size"].isin(sizes).all()
     assert deals["group_size"].between(1, MAX_GROUP_SIZE).all()
     np.testing.assert_allclose(deals["conflict_level"], conflict, rtol=1e-6, atol=1e-7)
-    np.testing.assert_allclose(deals["information_volume"], volume, rtol=1e-6, atol=1e-7)
+    # The volume each group meets: spread around the scenario's, zero when it is zero.
+    met = deals["information_volume"]
+    assert (met >= 0).all() and ((met > 0) == (volume > 0)).all()
 
     # Probability-like columns.
     for column in PROBABILITY_COLUMNS:
@@ -196,7 +198,13 @@ def test_customers_are_well_formed(baseline, seed, sizes, conflict, volume, item
     np.testing.assert_allclose(c["priority0"][member].sum(axis=1), 1.0, atol=1e-9)
     assert ((c["stubbornness"] >= 0) & (c["stubbornness"] <= 1)).all()
     np.testing.assert_allclose(c["conflict_level"], conflict)
-    np.testing.assert_allclose(c["information_volume"], volume)
+    # The volume a group meets: the scenario's, times a log-normal factor (never negative).
+    assert (c["information_volume"] >= 0).all() and np.isfinite(c["information_volume"]).all()
+    flat = customers_of(scenario.with_overrides({"behaviour.volume_spread": 0.0}), 48, seed)
+    np.testing.assert_allclose(flat["information_volume"], volume)
+    # The spread is drawn last: every other customer draw is the same with or without it.
+    for name in ("group_size", "role", "priority0", "true_value", "capacity", "evidence_claims"):
+        np.testing.assert_array_equal(flat[name], c[name])
 
 
 @settings(max_examples=10, deadline=None)
@@ -330,3 +338,12 @@ def test_extreme_group_sizes_run(baseline, size):
     assert deals["purchase_ease"].between(0, 1).all()
     assert deals["cycle_weeks"].between(1, scenario.simulation.horizon_weeks).all()
 
+
+
+def test_groups_meet_a_log_normal_spread_of_information_around_the_market_volume(baseline):
+    """volume_spread is the log-sd of the factor; its mean is 1, so the scenario's volume stays
+    the average a group meets."""
+    scenario = baseline.with_overrides({"population.information_volume": 1.5, "behaviour.volume_spread": 0.5})
+    volume = customers_of(scenario, 20_000, 4)["information_volume"]
+    assert np.log(volume).std() == pytest.approx(0.5, abs=0.01)
+    assert volume.mean() == pytest.approx(1.5, rel=0.02)
