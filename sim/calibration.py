@@ -3,9 +3,12 @@
 ``Calibration(...).calibrate()`` runs an Optuna study (TPE, seeded) whose objective simulates
 the ``market`` population with trial parameters (several seeds, pooled) and sums the squared
 misses of every research figure in :mod:`sim.research`, each measured in half-widths of its
-band. Nothing in the objective refers to strategies: how the strategies differ is a prediction
-(``buyingsim validate`` reports it apart, as not fitted). Trials run in parallel worker
-processes sharing a journal file, so a study can be interrupted and resumed.
+band (steeper across a band's edge, ``figure_cost``), plus penalties for degenerate or
+unmeasurable fits (``judgement_penalty``). Nothing in the objective refers to strategies: how
+the strategies differ is a prediction (``buyingsim validate`` reports it apart, as not fitted).
+Trials run in parallel worker processes sharing a journal file, so a study can be interrupted
+and resumed. ``check`` re-evaluates the best trials on seeds the study never used and ranks
+them by robustness; the most robust becomes the defaults.
 ``write_defaults`` stores the best parameters, with provenance, in ``scenarios/defaults.toml``
 (which every bundled scenario extends) and the ensemble of acceptable fits in
 ``scenarios/ensemble.toml``. ``fit_check`` re-simulates with committed parameters.
@@ -38,6 +41,11 @@ JUDGEMENT_TRIALS = 60  # TPE evaluations of the four ease weights per trial
 ENSEMBLE_TOLERANCE = 5.0
 ENSEMBLE_SIZE = 16
 ENSEMBLE_FILE = DEFAULTS_FILE.with_name("ensemble.toml")
+# Candidate fits are checked again on seeds the study never used (seed + CHECK_OFFSET, ...),
+# VALIDATION_DEALS market deals each: the study's best objective is optimistic (the winner of
+# hundreds of noisy trials), and the replication table is judged seed by seed.
+CHECK_SEEDS = 4
+CHECK_OFFSET = 1000
 # CMA-ES refinement: initial step as a share of each parameter's range.
 REFINE_SIGMA = 0.1
 HELPFUL_SHARE = (0.15, 0.85)  # plausible share of purchases whose buyers found supplier info helpful
@@ -322,6 +330,32 @@ def _worker(
     )
 
 
+def _check_one(task: tuple[str, dict[str, float], int, int]) -> tuple[float, int]:
+    """Objective and figures in band of one candidate fit at one check seed (a pool task)."""
+    from sim.engine import simulate_frame
+
+    scenario_path, parameters, seed, n_deals = task
+    deals = simulate_frame(scenario_with(load_scenario(scenario_path), parameters), n_deals, seed)
+    values = figure_values(deals)
+    return objective_value(deals), sum(figure.passes(values[figure.key]) for figure in FIGURES)
+
+
+def checked_ensemble(
+    checked: list[dict], tolerance: float = ENSEMBLE_TOLERANCE, size: int = ENSEMBLE_SIZE
+) -> list[dict]:
+    """The acceptable fits among checked candidates (``Calibration.check``): the most robust
+    one first (the defaults), then every other within ``tolerance`` of its checked objective,
+    in rank order, at most ``size``; each as {"objective", "parameters"}."""
+    if not checked:
+        return []
+    limit = checked[0]["objective"] + tolerance
+    return [
+        {"objective": fit["objective"], "parameters": fit["parameters"]}
+        for fit in checked
+        if fit["objective"] <= limit
+    ][:size]
+
+
 def _exit_on_terminate(signum, frame) -> None:
     """SIGTERM handler: leave through ``finally`` blocks, which stop the worker processes."""
     sys.exit(128 + signum)
@@ -379,6 +413,45 @@ class Calibration:
     def seeds(self) -> tuple[int, ...]:
         """The seeds whose deals the objective pools."""
         return tuple(self.seed + index for index in range(self.n_seeds))
+
+    def check(
+        self,
+        top: int = ENSEMBLE_SIZE,
+        progress: Callable[[int, int], None] | None = None,
+        n_deals: int = VALIDATION_DEALS,
+    ) -> list[dict]:
+        """Re-evaluate the ``top`` trials of the study on CHECK_SEEDS seeds it never used
+        (VALIDATION_DEALS market deals each). Returns them ranked, most robust first: by the
+        fewest figures in band at any check seed (higher first), then by the mean objective.
+        Each is {"trial", "objective", "fewest_in_band", "parameters"}; ``progress(done,
+        total)`` after each candidate-seed."""
+        import optuna
+        from optuna.trial import TrialState
+
+        study = optuna.load_study(study_name=self.study_name, storage=_storage(str(self.storage)))
+        completed = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+        candidates = sorted((t for t in completed if t.value is not None), key=lambda t: t.value)[:top]
+        seeds = [self.seed + CHECK_OFFSET + index for index in range(CHECK_SEEDS)]
+        jobs = [({**t.params, **t.user_attrs["judgement"]}, seed) for t in candidates for seed in seeds]
+        scenario_path = str(load_scenario(self.scenario).source)
+        tasks = [(scenario_path, parameters, seed, n_deals) for parameters, seed in jobs]
+        context = multiprocessing.get_context("spawn")
+        results: list[tuple[float, int]] = []
+        with context.Pool(max(1, min(self.workers, len(jobs)))) as pool:
+            for result in pool.imap(_check_one, tasks):
+                results.append(result)
+                if progress is not None:
+                    progress(len(results), len(jobs))
+        checked = []
+        for index, trial in enumerate(candidates):
+            mine = results[index * len(seeds) : (index + 1) * len(seeds)]
+            checked.append({
+                "trial": trial.number,
+                "objective": float(np.mean([objective for objective, _ in mine])),
+                "fewest_in_band": min(passed for _, passed in mine),
+                "parameters": jobs[index * len(seeds)][0],
+            })  # fmt: skip
+        return sorted(checked, key=lambda fit: (-fit["fewest_in_band"], fit["objective"]))
 
     def ensemble(self, tolerance: float = ENSEMBLE_TOLERANCE, size: int = ENSEMBLE_SIZE) -> list[dict]:
         """The acceptable fits: completed trials within ``tolerance`` of the best objective
@@ -516,6 +589,8 @@ def write_defaults(
     path: Path = DEFAULTS_FILE,
     polish_deals: int = 0,
     n_seeds: int = 1,
+    checked_seeds: int = 0,
+    selected_trial: int = -1,
 ) -> Path:
     """Write fitted parameters into the defaults file every bundled scenario extends."""
     existing = read_toml_file(path).get("behaviour", {}) if path.exists() else {}
@@ -539,6 +614,8 @@ def write_defaults(
         f"seed = {seed}",
         f"polish_deals = {polish_deals}",
         f"objective = {objective:.4f}",
+        f"checked_seeds = {checked_seeds}",
+        f"selected_trial = {selected_trial}",
         "",
         "[behaviour]",
     ]

@@ -12,16 +12,20 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, Ti
 from rich.table import Table
 
 from sim.calibration import (
+    CHECK_SEEDS,
     DEFAULTS_FILE,
     DYNAMICS_PARAMETERS,
+    ENSEMBLE_SIZE,
     FREE_PARAMETERS,
     INDEPENDENT_FIGURES,
     JUDGEMENT_PARAMETERS,
     Calibration,
+    checked_ensemble,
     write_defaults,
     write_ensemble,
 )
 from sim.engine import MAX_SEED
+from sim.research import FIGURES
 
 MAX_WORKERS = 64  # worker processes; more would only exhaust the machine
 
@@ -66,10 +70,18 @@ def register(app: typer.Typer) -> None:
                 min=0.001, max=0.5, help="CMA-ES initial step as a share of each parameter's range."
             ),
         ] = 0.1,
+        check: Annotated[
+            int,
+            typer.Option(
+                min=0,
+                help="Check this many best trials again on 4 unused seeds; the most robust becomes "
+                "the defaults and the acceptable ones the ensemble (0: the study's best).",
+            ),
+        ] = ENSEMBLE_SIZE,
         polish: Annotated[
             int,
             typer.Option(min=0, help="Refit judgement parameters on this many deals at the end (0: skip)."),
-        ] = 20_000,
+        ] = 0,
         write: Annotated[
             bool,
             typer.Option(
@@ -115,6 +127,25 @@ def register(app: typer.Typer) -> None:
             f"best objective {objective:.4f} after {trials + refine} trials "
             f"({deals:,} deals x {seeds} seeds each)"
         )
+        checked: list[dict] = []
+        if check:
+            bar = Progress(
+                TextColumn("checking the best fits on unused seeds"),
+                BarColumn(),
+                TextColumn("{task.completed}/{task.total} runs"),
+                TimeRemainingColumn(),
+                console=error_console,
+            )
+            with bar, user_errors():
+                task = bar.add_task("check", total=check * CHECK_SEEDS)
+                checked = calibration.check(check, lambda done, total: bar.update(task, completed=done))
+            chosen = checked[0]
+            parameters, objective = chosen["parameters"], chosen["objective"]
+            console.print(
+                f"most robust: trial {chosen['trial']}, at least {chosen['fewest_in_band']} of "
+                f"{len(FIGURES)} figures in band at each of {CHECK_SEEDS} unused seeds, "
+                f"mean objective {objective:.4f} there"
+            )
         if polish:
             with error_console.status(f"refitting judgements on {polish:,} deals"), user_errors():
                 parameters, objective = calibration.polish(parameters, polish)
@@ -122,9 +153,11 @@ def register(app: typer.Typer) -> None:
         if write:
             with user_errors():
                 path = write_defaults(
-                    parameters, objective, trials + refine, deals, seed, polish_deals=polish, n_seeds=seeds
-                )
-                ensemble = calibration.ensemble()
+                    parameters, objective, trials + refine, deals, seed, polish_deals=polish, n_seeds=seeds,
+                    checked_seeds=CHECK_SEEDS if checked else 0,
+                    selected_trial=checked[0]["trial"] if checked else -1,
+                )  # fmt: skip
+                ensemble = checked_ensemble(checked) if checked else calibration.ensemble()
                 ensemble_path = write_ensemble(ensemble, trials + refine)
             console.print(f"wrote {shown(path)} and {shown(ensemble_path)} ({len(ensemble)} acceptable fits)")
         else:

@@ -350,6 +350,10 @@ class Provenance(_Strict):
     seed: int
     polish_deals: int = 0
     objective: float
+    # The defaults are the most robust of the best trials, checked on this many unused seeds
+    # (0: the study's best trial); its mean objective there is ``objective``.
+    checked_seeds: int = 0
+    selected_trial: int = -1
 
 
 class Scenario(_Strict):
