@@ -292,7 +292,7 @@ class Behaviour(_Strict):
     capacity: float = Field(9.0, gt=0, le=100, description="items a stakeholder holds without strain")
     forget_rate: float = Field(0.12, ge=0, le=1, description="weekly decay of information load")
     volume_spread: float = Field(
-        0.5,
+        0.7,
         ge=0,
         le=2,
         description="spread (log-normal sd) of the information each group meets around the market's volume",
