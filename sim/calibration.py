@@ -59,7 +59,8 @@ EDGE_WEIGHT = 100.0
 # The replication table is judged on this many market deals; the ratio figures' 95% CIs there
 # should be at most +/-0.25x, so the fit aims at RATIO_PRECISION (a margin for the bootstrap).
 VALIDATION_DEALS = 20_000
-RATIO_PRECISION = 0.22
+RATIO_PRECISION = 0.20
+RATIO_PRECISION_UNIT = 0.02  # the penalty is the squared excess in these units
 RATIO_OUTCOMES = ("high_ease", "bigger_deal_less_regret")
 
 
@@ -187,7 +188,7 @@ def judgement_penalty(purchased: np.ndarray, judged) -> float:
     must stay between 15% and 85%, the outcomes compared must not be rare among the others
     (or a ratio of 3 could come from a handful of deals), and each ratio's 95% CI at
     VALIDATION_DEALS market deals should be within +/-RATIO_PRECISION (squared excess in
-    units of 0.05x)."""
+    units of RATIO_PRECISION_UNIT)."""
     purchased = np.asarray(purchased, dtype=bool)
     helpful = np.asarray(judged["helpful_info"], dtype=bool)[purchased]
     share = helpful.mean() if len(helpful) else 0.0
@@ -197,7 +198,7 @@ def judgement_penalty(purchased: np.ndarray, judged) -> float:
         rate = happened[~helpful].mean() if (~helpful).any() else 0.0
         penalty += DEGENERATE_PENALTY * max(0.0, MIN_BASE_RATE - rate) / MIN_BASE_RATE
         width = ratio_half_width(helpful, happened, len(purchased))
-        penalty += min(max(0.0, width - RATIO_PRECISION) / 0.05, 10.0) ** 2
+        penalty += min(max(0.0, width - RATIO_PRECISION) / RATIO_PRECISION_UNIT, 10.0) ** 2
     return float(penalty)
 
 
