@@ -431,7 +431,8 @@ class Calibration:
 
         study = optuna.load_study(study_name=self.study_name, storage=_storage(str(self.storage)))
         completed = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-        candidates = sorted((t for t in completed if t.value is not None), key=lambda t: t.value)[:top]
+        scored = [(float(t.value), t) for t in completed if t.value is not None]
+        candidates = [t for _, t in sorted(scored, key=lambda pair: pair[0])][:top]
         seeds = [self.seed + CHECK_OFFSET + index for index in range(CHECK_SEEDS)]
         jobs = [({**t.params, **t.user_attrs["judgement"]}, seed) for t in candidates for seed in seeds]
         scenario_path = str(load_scenario(self.scenario).source)

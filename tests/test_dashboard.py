@@ -49,7 +49,11 @@ def test_settings_reach_the_deal() -> None:
     model = explorer.ExplorerModel(chosen)
     assert (model.strategy, model.group_size, model.seed) == ("digital_first", 4, 12)
     assert float(model.deal_state.conflict_level[0]) == pytest.approx(0.9)
-    assert float(model.deal_state.information_volume[0]) == pytest.approx(2.0)
+    # The group meets the chosen volume times its own spread factor (the same at any volume).
+    unit = explorer.ExplorerModel(explorer.ExplorerSettings(
+        strategy="digital_first", group_size=4, conflict_level=0.9, information_volume=1.0, seed=12))
+    met = float(model.deal_state.information_volume[0])
+    assert met == pytest.approx(2.0 * float(unit.deal_state.information_volume[0])) and met > 0
     assert model.problem is None
     assert "digital_first" in explorer.deal_description(model)
     # Mesa's Reset passes a function that returns the session's settings at that moment.

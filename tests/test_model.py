@@ -125,7 +125,13 @@ def test_overrides_and_group_size_reach_the_deal() -> None:
     )
     assert model.group_size == 3
     assert float(model.deal_state.conflict_level[0]) == pytest.approx(0.8)
-    assert float(model.deal_state.information_volume[0]) == pytest.approx(2.5)
+    # The group meets the chosen volume times its own spread factor; without spread, exactly it.
+    flat = BuyingGroupModel(
+        group_size=3, overrides={"population.conflict_level": 0.8, "population.information_volume": 2.5,
+                                 "behaviour.volume_spread": 0.0},
+    )
+    assert float(flat.deal_state.information_volume[0]) == pytest.approx(2.5)
+    assert float(model.deal_state.information_volume[0]) > 0
 
 
 def test_outcome_before_the_end_is_a_clear_error() -> None:

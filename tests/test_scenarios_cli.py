@@ -670,9 +670,14 @@ class FakeCalibration:
     def ensemble(self):
         return [{"objective": 3.0, "parameters": {"capacity": 8.5}}]
 
+    def check(self, top, progress):
+        progress(top * 4, top * 4)
+        return [{"trial": 0, "objective": 2.9, "fewest_in_band": 10, "parameters": {"capacity": 8.4}}]
 
+
+@pytest.mark.parametrize("check", [16, 0])
 @pytest.mark.parametrize("write", [False, True])
-def test_calibrate_writes_the_defaults_only_with_write(monkeypatch, tmp_path, write):
+def test_calibrate_writes_the_defaults_only_with_write(monkeypatch, tmp_path, write, check):
     import sim.calibration_cli as calibration_cli
 
     written = []
@@ -681,10 +686,15 @@ def test_calibrate_writes_the_defaults_only_with_write(monkeypatch, tmp_path, wr
                         lambda parameters, *args, **kwargs: written.append(parameters) or tmp_path / "d.toml")
     monkeypatch.setattr(calibration_cli, "write_ensemble",
                         lambda members, *args, **kwargs: written.append(members) or tmp_path / "e.toml")
-    args = ["calibrate", "--trials", 1, "--storage", tmp_path / "study.journal", "--polish", 0]
+    args = ["calibrate", "--trials", 1, "--storage", tmp_path / "study.journal", "--polish", 0,
+            "--check", check]
     result = invoke(*args, *(["--write"] if write else []))
     assert result.exit_code == 0, (result.stderr, result.exception)
-    expected = [{"capacity": 8.5}, [{"objective": 3.0, "parameters": {"capacity": 8.5}}]]
+    if check:  # the most robust checked fit, and the ensemble around it
+        expected = [{"capacity": 8.4}, [{"objective": 2.9, "parameters": {"capacity": 8.4}}]]
+        assert "most robust: trial 0" in result.stdout.replace("\n", " ")
+    else:  # the study's best trial and its ensemble
+        expected = [{"capacity": 8.5}, [{"objective": 3.0, "parameters": {"capacity": 8.5}}]]
     assert written == (expected if write else [])
     if not write:
         assert "not written" in result.stdout and "--write" in result.stdout
