@@ -305,6 +305,9 @@ def _worker(
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
+    # Optuna 4.9 deprecates CmaEsSampler's x0/sigma0 (still supported, no replacement to start
+    # around a point); the warning would otherwise reach the user once per worker.
+    warnings.filterwarnings("ignore", message=".*deprecated in v4.9.0", category=FutureWarning)
     storage = _storage(storage_path)
     sampler: optuna.samplers.BaseSampler
     if start is None:
