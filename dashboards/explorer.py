@@ -452,12 +452,15 @@ def html_rows(rows: dict[str, str]) -> str:
 
 
 def deal_description(model: BuyingGroupModel) -> str:
-    """Scenario, strategy, group size, conflict, information volume and seed of the deal."""
+    """Scenario, strategy, group size, conflict, information volume and seed of the deal. The
+    volume is the one this group meets: the setting times the group's own spread factor."""
     state = model.deal_state
     strategy = getattr(model, "strategy_label", model.strategy or SCENARIO_MIX)
+    setting = model.scenario.population.information_volume
+    market = f"{setting.low:.1f}" if setting.low == setting.high else f"{setting.low:.1f}-{setting.high:.1f}"
     return (f"{model.scenario.name} · {strategy} · group of {model.group_size} · conflict "
             f"{float(state.conflict_level[0]):.2f} · information volume "
-            f"{float(state.information_volume[0]):.1f} · seed {model.seed}")
+            f"{float(state.information_volume[0]):.1f} for this group (setting {market}) · seed {model.seed}")
 
 
 @solara.component

@@ -55,7 +55,9 @@ def test_settings_reach_the_deal() -> None:
     met = float(model.deal_state.information_volume[0])
     assert met == pytest.approx(2.0 * float(unit.deal_state.information_volume[0])) and met > 0
     assert model.problem is None
-    assert "digital_first" in explorer.deal_description(model)
+    description = explorer.deal_description(model)
+    assert "digital_first" in description
+    assert f"information volume {met:.1f} for this group (setting 2.0)" in description
     # Mesa's Reset passes a function that returns the session's settings at that moment.
     assert explorer.ExplorerModel(settings=lambda: chosen).settings == chosen
 
