@@ -24,8 +24,8 @@ def group_size():
 
 def test_a_one_person_group_buys_in_a_clear_share_of_deals(group_size):
     """Committed before the runs: above 30% for every strategy. Measured in round one: seller-led
-    about 20%; in round two about 10% (sense-making about 24%): a lone buyer does the six jobs
-    one at a time, tires, and now meets the whole spread of information alone. The test holds a
+    about 20%; in round two about 10% (sense-making about 24%): a lone buyer holds only its own
+    items, so its coverage and confidence grow slowly and it tires. The test holds a
     share clear of zero (the review found almost none); the shortfall is discussed in
     docs/validation.md, part 3."""
     rows = group_size[(group_size["measure"] == "purchased") & (group_size["value"] == 1)]
