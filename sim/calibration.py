@@ -339,7 +339,10 @@ def _check_one(task: tuple[str, dict[str, float], int, int]) -> tuple[float, int
     from sim.engine import simulate_frame
 
     scenario_path, parameters, seed, n_deals = task
-    deals = simulate_frame(scenario_with(load_scenario(scenario_path), parameters), n_deals, seed)
+    try:
+        deals = simulate_frame(scenario_with(load_scenario(scenario_path), parameters), n_deals, seed)
+    except ValueError:  # as in the study: a candidate the model cannot run ranks last
+        return float("inf"), 0
     values = figure_values(deals)
     return objective_value(deals), sum(figure.passes(values[figure.key]) for figure in FIGURES)
 

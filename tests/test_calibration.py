@@ -236,3 +236,12 @@ def test_the_ratio_precision_formula_agrees_with_a_bootstrap():
     assert ratio_half_width(helpful[:5000], outcome[:5000], 5000) == pytest.approx(
         ratio_half_width(helpful[:5000], outcome[:5000], 20_000) / 2, rel=1e-9
     )
+
+
+def test_a_candidate_the_model_cannot_run_ranks_last_in_the_check():
+    from sim.calibration import _check_one
+
+    source = str(sim.load_scenario("market").source)
+    assert _check_one((source, {"capacity": -1.0}, 1, 300)) == (float("inf"), 0)
+    objective, in_band = _check_one((source, {}, 1, 600))
+    assert np.isfinite(objective) and 0 <= in_band <= len(FIGURES)
