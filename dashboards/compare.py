@@ -16,13 +16,13 @@ and the comparison shown stays the last valid one.
 from __future__ import annotations
 
 import contextlib
+import functools
 import html
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
 
 import altair as alt
 import numpy as np
@@ -32,9 +32,9 @@ import solara
 from dashboards.cache import BoundedCache
 from dashboards.charts import Chart
 from dashboards.inputs import (
-    FieldError,
     FieldMessage,
     SafeView,
+    accept_field,
     bundled_scenarios,
     failure_message,
     parse_seed,
@@ -305,16 +305,7 @@ def ComparePage() -> None:  # noqa: N802 (Solara components)
     refused = solara.use_reactive({})  # field -> message about its last refused value
     names = bundled_scenarios()
 
-    def accept(field: str, current: object, check: Callable[[], Any],
-               store: Callable[[Any], None]) -> None:
-        """Store the checked value, or keep ``current`` and show why the value was refused."""
-        try:
-            value = check()
-        except FieldError as error:
-            refused.value = {**refused.value, field: f"{error}; keeping {current}"}
-            return
-        refused.value = {name: text for name, text in refused.value.items() if name != field}
-        store(value)
+    accept = functools.partial(accept_field, refused)
 
     def on_seed(text: str) -> None:
         set_seed_text(str(text))

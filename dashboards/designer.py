@@ -31,6 +31,7 @@ from dashboards.inputs import (
     FieldError,
     FieldMessage,
     SafeView,
+    accept_field,
     bundled_scenarios,
     failure_message,
     parse_seed,
@@ -291,16 +292,7 @@ def DesignerPage() -> None:  # noqa: N802 (Solara components)
     conditions = solara.use_reactive({})  # condition -> fixed value (absent: the scenario's)
     refused = solara.use_reactive({})  # field -> message about its last refused value
 
-    def accept(field: str, current: object, check: Callable[[], Any],
-               store: Callable[[Any], None]) -> None:
-        """Store the checked value, or keep ``current`` and show why the value was refused."""
-        try:
-            value = check()
-        except FieldError as error:
-            refused.value = {**refused.value, field: f"{error}; keeping {current}"}
-            return
-        refused.value = {name: text for name, text in refused.value.items() if name != field}
-        store(value)
+    accept = functools.partial(accept_field, refused)
 
     def compute() -> Evaluation | Failure | None:
         time.sleep(design.DEBOUNCE_SECONDS)  # debounce: a newer change cancels this run

@@ -30,6 +30,20 @@ class FieldError(ValueError):
     """A value the page refuses; the message is one line, shown beside the field."""
 
 
+def accept_field(
+    refused: Any, field: str, current: object, check: Callable[[], Any], store: Callable[[Any], None]
+) -> None:
+    """Store the checked value, or keep ``current`` and show why the value was refused.
+    ``refused`` is the page's reactive map of field -> message about its last refused value."""
+    try:
+        value = check()
+    except FieldError as error:
+        refused.value = {**refused.value, field: f"{error}; keeping {current}"}
+        return
+    refused.value = {name: text for name, text in refused.value.items() if name != field}
+    store(value)
+
+
 def bundled_scenarios() -> list[str]:
     """Names of the scenarios shipped in ``scenarios/``, baseline first: the only scenario
     names a page accepts."""

@@ -6,6 +6,7 @@ import dataclasses
 import socket
 import sys
 import threading
+import types
 from pathlib import Path
 
 import ipyvuetify as v
@@ -461,3 +462,12 @@ def test_out_of_range_port_is_rejected() -> None:
     result = CliRunner().invoke(app, ["dashboard", "--port", "70000"])
     assert result.exit_code == 2
     assert "65535" in result.output
+
+
+def test_a_refused_field_keeps_its_value_and_says_why_until_a_good_value_arrives() -> None:
+    refused = types.SimpleNamespace(value={"other": "kept"})
+    stored: list[int] = []
+    inputs.accept_field(refused, "seed", 7, lambda: inputs.parse_seed("abc"), stored.append)
+    assert stored == [] and refused.value["seed"].endswith("; keeping 7") and refused.value["other"] == "kept"
+    inputs.accept_field(refused, "seed", 7, lambda: inputs.parse_seed("12"), stored.append)
+    assert stored == [12] and refused.value == {"other": "kept"}
