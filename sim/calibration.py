@@ -424,14 +424,14 @@ class Calibration:
     def check(
         self,
         top: int = ENSEMBLE_SIZE,
-        progress: Callable[[int, int], None] | None = None,
+        progress: Callable[[int], None] | None = None,
         n_deals: int = VALIDATION_DEALS,
     ) -> list[dict]:
         """Re-evaluate the ``top`` trials of the study on CHECK_SEEDS seeds it never used
         (VALIDATION_DEALS market deals each). Returns them ranked, most robust first: by the
         fewest figures in band at any check seed (higher first), then by the mean objective.
-        Each is {"trial", "objective", "fewest_in_band", "parameters"}; ``progress(done,
-        total)`` after each candidate-seed."""
+        Each is {"trial", "objective", "fewest_in_band", "parameters"}; ``progress(1)`` after
+        each candidate-seed."""
         import optuna
         from optuna.trial import TrialState
 
@@ -449,7 +449,7 @@ class Calibration:
             for result in pool.imap(_check_one, tasks):
                 results.append(result)
                 if progress is not None:
-                    progress(len(results), len(jobs))
+                    progress(1)
         checked = []
         for index, trial in enumerate(candidates):
             mine = results[index * len(seeds) : (index + 1) * len(seeds)]

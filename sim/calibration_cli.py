@@ -129,16 +129,12 @@ def register(app: typer.Typer) -> None:
         )
         checked: list[dict] = []
         if check:
-            bar = Progress(
-                TextColumn("checking the best fits on unused seeds"),
-                BarColumn(),
-                TextColumn("{task.completed}/{task.total} runs"),
-                TimeRemainingColumn(),
-                console=error_console,
-            )
-            with bar, user_errors():
-                task = bar.add_task("check", total=check * CHECK_SEEDS)
-                checked = calibration.check(check, lambda done, total: bar.update(task, completed=done))
+            progress = DelayedProgress(check * CHECK_SEEDS, "checking the best fits on unused seeds", "runs")
+            try:
+                with user_errors():
+                    checked = calibration.check(check, progress)
+            finally:
+                progress.close()
             chosen = checked[0]
             parameters, objective = chosen["parameters"], chosen["objective"]
             console.print(

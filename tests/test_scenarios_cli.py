@@ -671,7 +671,7 @@ class FakeCalibration:
         return [{"objective": 3.0, "parameters": {"capacity": 8.5}}]
 
     def check(self, top, progress):
-        progress(top * 4, top * 4)
+        progress(top * 4)
         return [{"trial": 0, "objective": 2.9, "fewest_in_band": 10, "parameters": {"capacity": 8.4}}]
 
 
