@@ -13,7 +13,7 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
 import numba
 import numpy as np
@@ -131,16 +131,20 @@ class Cohort:
         table = strategy_table([within_budget(scenario.strategy(name), budget) for name in self.plan.names])
         self.blocks = blocks
         self.seed = seed
-        parts = []
-        for block, first, count in blocks:
-            customers = new_customers(scenario, count, stream(seed, block, STREAM_CUSTOMER), seed)
+        # Customers and strategies are drawn block by block (each block has its own streams),
+        # then the week-0 state is built once for the whole cohort (no copies of its arrays).
+        customers, focals = [], []
+        for block, _, count in blocks:
+            customers.append(new_customers(scenario, count, stream(seed, block, STREAM_CUSTOMER), seed))
             if self.plan.weights is None:
-                focal = np.zeros(count, dtype=np.int64)
+                focals.append(np.zeros(count, dtype=np.int64))
             else:
-                focal = _choose(stream(seed, block, STREAM_STRATEGY), self.plan.weights, (count,))
-            vendor = vendor_array(table, focal, self.plan.competitor, scenario.simulation.n_options)
-            parts.append(initial_state(customers, vendor, focal, np.arange(first, first + count)))
-        self._all = _concat_states(parts)
+                focals.append(_choose(stream(seed, block, STREAM_STRATEGY), self.plan.weights, (count,)))
+        focal = _concat(focals)
+        vendor = vendor_array(table, focal, self.plan.competitor, scenario.simulation.n_options)
+        deal_id = _concat([np.arange(first, first + count) for _, first, count in blocks])
+        merged = {name: _concat([part[name] for part in customers]) for name in customers[0]}
+        self._all = initial_state(merged, vendor, focal, deal_id)
         self.size = self._all.n_deals
         self.stakeholders = self._all.member.shape[1]
         self.cells = self._all.evidence_weight.shape[2]
@@ -217,12 +221,9 @@ class Cohort:
         return pd.DataFrame(deal_outcomes(self._all, self.behaviour, self.plan.names))
 
 
-def _concat_states(parts: list[DealState]) -> DealState:
-    if len(parts) == 1:
-        return parts[0]
-    return DealState(
-        **{f.name: np.concatenate([getattr(p, f.name) for p in parts]) for f in fields(DealState)}
-    )
+def _concat(parts: list[np.ndarray]) -> np.ndarray:
+    """Arrays joined along the deal axis (the one array itself when there is one)."""
+    return parts[0] if len(parts) == 1 else np.concatenate(parts)
 
 
 def block_plan(n_deals: int, first_deal: int = 0) -> list[tuple[int, int, int]]:
