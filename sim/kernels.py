@@ -182,91 +182,114 @@ def _vendors_any(vendor, d, field):
     return 1.0 - none
 
 
-@numba.njit(cache=True, error_model="numpy", inline="always")
-def _own_utility(d, n, p, priority, evidence_weight, evidence_claims, attitude, out, beliefs):
-    """What each member's own evidence says each option is worth to them (into out[s, o]).
+# Rows of the belief and readiness scratch (one array, so each inlined helper takes one scratch
+# argument). A row holds a per-member table flattened member by member (row-major, n members),
+# so a loop of independent divisions over a whole table runs over contiguous elements.
+(_OWN, _BELIEFS, _SQUARES, _LISTEN, _HEARD, _NEW_OPINION, _NEW_PRIORITY, _TOTALS, _MEAN_PRIORITY,
+ _BEST, _PREFERRED, _VOTES, _WORK_ROWS) = range(13)  # fmt: skip
 
-    A member's beliefs are worked out first in one pass over its cells (``beliefs`` is scratch
-    of one row of cells), a loop of independent divisions the compiler runs several at a time."""
+
+@numba.njit(cache=True, error_model="numpy")
+def _belief_work(S, n_cells):
+    """Scratch for :func:`_update_beliefs` and :func:`_job_readiness` (rows named above)."""
+    return np.empty((_WORK_ROWS, S * max(S, n_cells)))
+
+
+@numba.njit(cache=True, error_model="numpy", inline="always")
+def _own_utility(d, n, p, priority, evidence_weight, evidence_claims, attitude, work):
+    """What each member's own evidence says each option is worth to them (into row _OWN of
+    ``work``: option o of member s at s * n_options + o).
+
+    A member's beliefs are worked out first in one pass over its cells (row _BELIEFS), a loop
+    of independent divisions the compiler runs several at a time."""
     n_options, n_dims = attitude.shape[2], priority.shape[2]
     for s in range(n):
         for cell in range(n_options * n_dims):
             claims, weight = evidence_claims[d, s, cell], evidence_weight[d, s, cell]
-            beliefs[cell] = cell_belief(claims, weight, p.prior_weight)
+            work[_BELIEFS, cell] = cell_belief(claims, weight, p.prior_weight)
         for o in range(n_options):
             total = 0.0
             for m in range(n_dims):
-                total += beliefs[o * n_dims + m] * priority[d, s, m]
-            out[s, o] = total + attitude[d, s, o]
+                total += work[_BELIEFS, o * n_dims + m] * priority[d, s, m]
+            work[_OWN, s * n_options + o] = total + attitude[d, s, o]
 
 
 @numba.njit(cache=True, error_model="numpy", inline="always")
 def _job_readiness(
     d, n, p, priority, influence, evidence_weight, opinion, unresolved, readiness, choice, acceptance,
-    dissent, dissent_job, blocking, scratch,
+    dissent, dissent_job, blocking, work,
 ):  # fmt: skip
     """What the group's state supports for each job, the option it leans to, its acceptance,
     who dissents (and on which job) and the influence share of members who would block.
 
     Every readiness is a share of influence or a mean over members, never a sum, so a group of
-    one can finish every job as a group of sixteen can."""
+    one can finish every job as a group of sixteen can. Each member's preferred solution and the
+    value of its best one are worked out once (``work`` is the scratch of _belief_work)."""
     n_options, n_dims = opinion.shape[2], priority.shape[2]
+    n_cells = n_options * n_dims
+    # A deal has at least one member (the scenario checks it). Saying so lets the compiler see
+    # that every loop over members runs, and then drop the reference counting of the arrays
+    # passed to this inlined helper (otherwise about forty atomic calls per deal-week).
+    n = max(n, 1)
     total_influence = 0.0
     need = 0.0
     coverage = 0.0
+    for o in range(n_options):
+        work[_VOTES, o] = 0.0
     for s in range(n):
         total_influence += influence[d, s]
-        best = opinion[d, s, 1]
+        # The member's preferred solution (first of equals) and what it is worth to it.
+        best, preferred = opinion[d, s, 1], 1
         for o in range(2, n_options):
-            best = max(best, opinion[d, s, o])
+            if opinion[d, s, o] > best:
+                best, preferred = opinion[d, s, o], o
+        work[_BEST, s], work[_PREFERRED, s] = best, preferred
         if best - opinion[d, s, 0] > p.need_margin:
             need += influence[d, s]
-        # How well this member's evidence (own and taken up from others) covers the solutions.
+        # How well this member's evidence (own and taken up from others) covers the solutions:
+        # the capped shares of every cell first (independent divisions), then the solutions'
+        # shares summed in cell order.
+        for cell in range(n_cells):
+            work[_BELIEFS, cell] = min(1.0, evidence_weight[d, s, cell] / p.coverage_weight)
         covered = 0.0
-        for o in range(1, n_options):
-            for m in range(n_dims):
-                covered += min(1.0, evidence_weight[d, s, o * n_dims + m] / p.coverage_weight)
+        for cell in range(n_dims, n_cells):
+            covered += work[_BELIEFS, cell]
         coverage += influence[d, s] * covered / ((n_options - 1) * n_dims)
+        # The influence-weighted vote for each solution, member by member.
+        work[_VOTES, preferred] += influence[d, s]
 
-    mean_priority = scratch[:n_dims]
     for m in range(n_dims):
         total = 0.0
         for s in range(n):
             total += priority[d, s, m]
-        mean_priority[m] = total / n
+        work[_MEAN_PRIORITY, m] = total / n
     disagreement = 0.0
     for s in range(n):
         spread = 0.0
         for m in range(n_dims):
-            spread += abs(priority[d, s, m] - mean_priority[m])
+            spread += abs(priority[d, s, m] - work[_MEAN_PRIORITY, m])
         disagreement += spread
     disagreement /= n
     requirements = min(max(1.0 - p.priority_disagreement_scale * disagreement, 0.0), 1.0)
 
-    # Each member's preferred solution, then the influence-weighted vote (first best wins).
+    # The group's choice: the solution with the most votes (first best wins).
     best_votes = -1.0
     group_choice = 1
     for o in range(1, n_options):
-        votes = 0.0
-        for s in range(n):
-            if _preferred(opinion, d, s) == o:
-                votes += influence[d, s]
-        if votes > best_votes:
-            best_votes, group_choice = votes, o
+        if work[_VOTES, o] > best_votes:
+            best_votes, group_choice = work[_VOTES, o], o
     agreement = 0.0
     confidence = 0.0
     accepted = 0.0
     blockers = 0.0
     for s in range(n):
-        if _preferred(opinion, d, s) == group_choice:
+        if work[_PREFERRED, s] == group_choice:
             agreement += influence[d, s]
         on_choice = 0.0
         for m in range(n_dims):
             on_choice += evidence_weight[d, s, group_choice * n_dims + m]
         confidence += min(1.0, on_choice / p.confidence_weight)
-        best = opinion[d, s, 1]
-        for o in range(2, n_options):
-            best = max(best, opinion[d, s, o])
+        best = work[_BEST, s]
         of_choice = opinion[d, s, group_choice]
         status_quo = opinion[d, s, 0]
         accepts = of_choice >= status_quo + p.acceptance_margin and of_choice >= best - p.preference_tolerance
@@ -302,50 +325,57 @@ def _job_readiness(
 
 
 @numba.njit(cache=True, error_model="numpy", inline="always")
-def _preferred(opinion, d, s):
-    """The solution (option 1..) a stakeholder values most (first of equals)."""
-    best, preferred = opinion[d, s, 1], 1
-    for o in range(2, opinion.shape[2]):
-        if opinion[d, s, o] > best:
-            best, preferred = opinion[d, s, o], o
-    return preferred
-
-
-@numba.njit(cache=True, error_model="numpy", inline="always")
 def _update_beliefs(
     d, n, p, requirements_effort, priority0, priority, stubbornness, weights, evidence_weight,
-    evidence_claims, attitude, opinion, own, new_opinion, listen, squares, new_priority, beliefs,
+    evidence_claims, attitude, opinion, work,
 ):  # fmt: skip
     """Friedkin-Johnsen update with bounded confidence, for option opinions and priorities.
 
     Each stakeholder anchors on what its own evidence says (weight = stubbornness) and takes
-    the rest from the neighbours whose opinions are within the confidence bound.
+    the rest from the neighbours whose opinions are within the confidence bound. ``work`` is
+    the scratch of _belief_work.
     """
     n_options, n_dims = opinion.shape[2], priority.shape[2]
-    _own_utility(d, n, p, priority, evidence_weight, evidence_claims, attitude, own, beliefs)
+    n = max(n, 1)  # see _job_readiness
+    _own_utility(d, n, p, priority, evidence_weight, evidence_claims, attitude, work)
     for s in range(n):
         total = 0.0
         for o in range(n_options):
             total += opinion[d, s, o] * opinion[d, s, o]
-        squares[s] = total
-    # Squared RMS distance between opinion vectors, as |x|^2 + |y|^2 - 2 x.y.
+        work[_SQUARES, s] = total
+    # Squared RMS distance between opinion vectors, as |x|^2 + |y|^2 - 2 x.y. It is the same for
+    # (s, t) as for (t, s), bit for bit (the same products summed in the same order), so each
+    # pair is worked out once (row _LISTEN: pair (s, t) at s * n + t).
     bound = n_options * p.confidence_bound**2
     for s in range(n):
-        heard = 0.0
-        for t in range(n):
+        for t in range(s, n):
             dot = 0.0
             for o in range(n_options):
                 dot += opinion[d, s, o] * opinion[d, t, o]
-            listen[t] = weights[d, s, t] if squares[s] + squares[t] - 2 * dot <= bound else 0.0
-            heard += listen[t]
+            gap = work[_SQUARES, s] + work[_SQUARES, t] - 2 * dot
+            work[_LISTEN, s * n + t] = gap
+            work[_LISTEN, t * n + s] = gap
+    # Whom each member listens to, as shares of what it hears: the divisions of all members
+    # run in one loop (row _HEARD repeats each member's total along its row).
+    for s in range(n):
+        heard = 0.0
         for t in range(n):
-            listen[t] /= heard
+            listen = weights[d, s, t] if work[_LISTEN, s * n + t] <= bound else 0.0
+            work[_LISTEN, s * n + t] = listen
+            heard += listen
+        for t in range(n):
+            work[_HEARD, s * n + t] = heard
+    for pair in range(n * n):
+        work[_LISTEN, pair] /= work[_HEARD, pair]
+    for s in range(n):
         stubborn = stubbornness[d, s]
         for o in range(n_options):
             mixed = 0.0
             for t in range(n):
-                mixed += listen[t] * opinion[d, t, o]
-            new_opinion[s, o] = stubborn * own[s, o] + (1 - stubborn) * mixed
+                mixed += work[_LISTEN, s * n + t] * opinion[d, t, o]
+            own = work[_OWN, s * n_options + o]
+            work[_NEW_OPINION, s * n_options + o] = stubborn * own + (1 - stubborn) * mixed
+    # Priorities, normalised to sum to one (all members' divisions in one loop, as above).
     mixing = min(1.0, p.priority_mixing * (1 + 2 * requirements_effort))
     for s in range(n):
         total = 0.0
@@ -355,15 +385,17 @@ def _update_beliefs(
                 neighbours += weights[d, s, t] * priority[d, t, m]
             value = priority[d, s, m] + mixing * (neighbours - priority[d, s, m])
             value += 0.1 * stubbornness[d, s] * (priority0[d, s, m] - value)
-            new_priority[s, m] = value
+            work[_NEW_PRIORITY, s * n_dims + m] = value
             total += value
         for m in range(n_dims):
-            new_priority[s, m] /= total
+            work[_TOTALS, s * n_dims + m] = total
+    for entry in range(n * n_dims):
+        work[_NEW_PRIORITY, entry] /= work[_TOTALS, entry]
     for s in range(n):
         for o in range(n_options):
-            opinion[d, s, o] = new_opinion[s, o]
+            opinion[d, s, o] = work[_NEW_OPINION, s * n_options + o]
         for m in range(n_dims):
-            priority[d, s, m] = new_priority[s, m]
+            priority[d, s, m] = work[_NEW_PRIORITY, s * n_dims + m]
 
 
 @numba.njit(cache=True, error_model="numpy")
@@ -373,18 +405,16 @@ def start_deals(deals, p, state_arrays):
      _, _, _, attitude, opinion, _, _, _, _, _, _, _, _, readiness, choice, _, _, _, _, _, unresolved,
      _, _, _, _, _, _, acceptance, dissent, dissent_job, blocking, _) = state_arrays  # fmt: skip
     n_options = opinion.shape[2]
-    own = np.empty((opinion.shape[1], n_options))
-    scratch = np.empty(priority.shape[2])
-    beliefs = np.empty(evidence_weight.shape[2])
+    work = _belief_work(opinion.shape[1], evidence_weight.shape[2])
     for d in deals:
         n = group_size[d]
-        _own_utility(d, n, p, priority, evidence_weight, evidence_claims, attitude, own, beliefs)
+        _own_utility(d, n, p, priority, evidence_weight, evidence_claims, attitude, work)
         for s in range(n):
             for o in range(n_options):
-                opinion[d, s, o] = own[s, o]
+                opinion[d, s, o] = work[_OWN, s * n_options + o]
         _job_readiness(
             d, n, p, priority, influence, evidence_weight, opinion, unresolved, readiness, choice,
-            acceptance, dissent, dissent_job, blocking, scratch,
+            acceptance, dissent, dissent_job, blocking, work,
         )  # fmt: skip
 
 
@@ -400,7 +430,7 @@ def _scratch(S, n_options, n_dims, n_sources):
         np.empty(S), np.empty((S, n_options)), np.empty((S, n_options)), np.empty(S), np.empty(S),
         np.empty((S, n_dims)), np.empty(n_dims), np.empty(S + 1), np.empty((S, n_cells)),
         np.empty((S, n_cells)), np.empty(n_cells, dtype=np.int64), np.empty(n_cells, dtype=np.int64),
-        np.empty(n_cells), np.empty(N_JOBS), np.empty(N_JOBS),
+        np.empty(n_cells), np.empty(N_JOBS), np.empty(N_JOBS), _belief_work(S, n_cells),
     )  # fmt: skip
 
 
@@ -422,7 +452,7 @@ def _advance(deals, seed, horizon, p, state_arrays, to_end):
      top_dimension, new_items, group_cell, group_credibility, group_claim, item_count, _,
      own, new_opinion, listen, squares, new_priority, scratch,
      voice_by_holders, heard_weight, heard_claim, holders, voiced,
-     cell_scratch, dissenting_on, job_no_items) = _work_for(p, state_arrays)  # fmt: skip
+     cell_scratch, dissenting_on, job_no_items, belief_work) = _work_for(p, state_arrays)  # fmt: skip
     n_options, n_dims = true_value.shape[1], true_value.shape[2]
     n_cells = n_options * n_dims
     K = n_options - 1
@@ -702,15 +732,14 @@ def _advance(deals, seed, horizon, p, state_arrays, to_end):
             # 4. Beliefs.
             _update_beliefs(
                 d, n, b, effort[REQUIREMENTS_BUILDING], priority0, priority, stubbornness, weights,
-                evidence_weight, evidence_claims, attitude, opinion, own, new_opinion, listen, squares,
-                new_priority, cell_scratch,
+                evidence_weight, evidence_claims, attitude, opinion, belief_work,
             )  # fmt: skip
 
             # 5. Progress of the six jobs, and looping.
             previous_choice = choice[d]
             _job_readiness(
                 d, n, b, priority, influence, evidence_weight, opinion, unresolved, readiness, choice,
-                acceptance, dissent, dissent_job, blocking, scratch,
+                acceptance, dissent, dissent_job, blocking, belief_work,
             )  # fmt: skip
             switched = 1.0 if choice[d] != previous_choice else 0.0
             total_influence = 0.0
