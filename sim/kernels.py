@@ -423,14 +423,13 @@ def _scratch(S, n_options, n_dims, n_sources):
     """Working arrays for one deal-week, allocated once per kernel call."""
     n_cells = n_options * n_dims
     return (
-        np.empty(N_JOBS), np.empty(N_JOBS, dtype=np.int64), np.empty((N_JOBS, max(n_options - 1, 1))),
-        np.empty(S), np.empty(N_JOBS), np.empty((N_JOBS, n_sources)), np.empty(N_JOBS),
+        np.empty(N_JOBS), np.empty((N_JOBS, max(n_options - 1, 1))), np.empty(N_JOBS),
+        np.empty((N_JOBS, n_sources)), np.empty(N_JOBS),
+        np.empty(S, dtype=np.int64), np.empty(S), np.empty(S, dtype=np.int64), np.empty(S), np.empty(S),
         np.empty(S, dtype=np.int64),
-        np.empty(S), np.empty(S, dtype=np.int64), np.empty(S), np.empty(S), np.empty(S, dtype=np.int64),
-        np.empty(S), np.empty((S, n_options)), np.empty((S, n_options)), np.empty(S), np.empty(S),
-        np.empty((S, n_dims)), np.empty(n_dims), np.empty(S + 1), np.empty((S, n_cells)),
-        np.empty((S, n_cells)), np.empty(n_cells, dtype=np.int64), np.empty(n_cells, dtype=np.int64),
-        np.empty(n_cells), np.empty(N_JOBS), np.empty(N_JOBS), _belief_work(S, n_cells),
+        np.empty(S + 1), np.empty((S, n_cells)), np.empty((S, n_cells)),
+        np.empty(n_cells, dtype=np.int64), np.empty(n_cells, dtype=np.int64),
+        np.empty(N_JOBS), np.empty(N_JOBS), _belief_work(S, n_cells),
     )  # fmt: skip
 
 
@@ -448,11 +447,10 @@ def _advance(deals, seed, horizon, p, state_arrays, to_end):
      high_water, scope, readiness, choice, exhaustion, week, finished, end_reason, contradictions_met,
      unresolved, peak_overload, hours, focal_meetings, misalignment_total, supplier_items,
      helpful_items, acceptance, dissent, dissent_job, blocking, selection_choice) = state_arrays  # fmt: skip
-    (effort, _, job_rep_weight, _, job_hours, job_cumulative, job_item_rate,
-     top_dimension, new_items, group_cell, group_credibility, group_claim, item_count, _,
-     own, new_opinion, listen, squares, new_priority, scratch,
+    (effort, job_rep_weight, job_hours, job_cumulative, job_item_rate,
+     top_dimension, new_items, group_cell, group_credibility, group_claim, item_count,
      voice_by_holders, heard_weight, heard_claim, holders, voiced,
-     cell_scratch, dissenting_on, job_no_items, belief_work) = _work_for(p, state_arrays)  # fmt: skip
+     dissenting_on, job_no_items, belief_work) = _work_for(p, state_arrays)  # fmt: skip
     n_options, n_dims = true_value.shape[1], true_value.shape[2]
     n_cells = n_options * n_dims
     K = n_options - 1
@@ -840,7 +838,7 @@ def _work_for(p, state_arrays):
     opinion, true_value, sources = state_arrays[_OPINION], state_arrays[_TRUE_VALUE], state_arrays[_SOURCES]
     S = opinion.shape[1]
     work = _scratch(S, true_value.shape[1], true_value.shape[2], sources.shape[1])
-    voice_by_holders = work[20]
+    voice_by_holders = work[11]  # the twelfth array of _scratch
     for holders in range(S + 1):  # P(voiced) = 1 - (1 - p)^holders
         voice_by_holders[holders] = 1 - (1 - p.voice_probability) ** float(holders)
     return work
