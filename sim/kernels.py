@@ -418,16 +418,25 @@ def start_deals(deals, p, state_arrays):
         )  # fmt: skip
 
 
+@numba.njit(cache=True, error_model="numpy", inline="always")
+def _padded(n_cells):
+    """``n_cells`` rounded up to a whole number of 8-wide vectors (rows of the listening sums)."""
+    return (n_cells + 7) // 8 * 8
+
+
 @numba.njit(cache=True, error_model="numpy")
 def _scratch(S, n_options, n_dims, n_sources):
-    """Working arrays for one deal-week, allocated once per kernel call."""
+    """Working arrays for one deal-week, allocated once per kernel call. The listening rows
+    (``heard`` and the copy of what members ``know``) hold the weights of the voiced cells and
+    then, from ``_padded(n_voiced)`` on, their claims (``know`` starts as zeros, so its padding
+    only ever holds finite numbers)."""
     n_cells = n_options * n_dims
     return (
         np.empty(N_JOBS), np.empty((N_JOBS, max(n_options - 1, 1))), np.empty(N_JOBS),
         np.empty((N_JOBS, n_sources)), np.empty(N_JOBS),
         np.empty(S, dtype=np.int64), np.empty(S), np.empty(S, dtype=np.int64), np.empty(S), np.empty(S),
         np.empty(S, dtype=np.int64),
-        np.empty(S + 1), np.empty((S, n_cells)), np.empty((S, n_cells)),
+        np.empty(S + 1), np.empty((S, 2 * _padded(n_cells))), np.zeros((S, 2 * _padded(n_cells))),
         np.empty(n_cells, dtype=np.int64), np.empty(n_cells, dtype=np.int64),
         np.empty(N_JOBS), np.empty(N_JOBS), _belief_work(S, n_cells),
     )  # fmt: skip
@@ -449,7 +458,7 @@ def _advance(deals, seed, horizon, p, state_arrays, to_end):
      helpful_items, acceptance, dissent, dissent_job, blocking, selection_choice) = state_arrays  # fmt: skip
     (effort, job_rep_weight, job_hours, job_cumulative, job_item_rate,
      top_dimension, new_items, group_cell, group_credibility, group_claim, item_count,
-     voice_by_holders, heard_weight, heard_claim, holders, voiced,
+     voice_by_holders, heard, know, holders, voiced,
      dissenting_on, job_no_items, belief_work) = _work_for(p, state_arrays)  # fmt: skip
     n_options, n_dims = true_value.shape[1], true_value.shape[2]
     n_cells = n_options * n_dims
@@ -660,20 +669,30 @@ def _advance(deals, seed, horizon, p, state_arrays, to_end):
                 shared_max[d, c] = max(shared_max[d, c], highest)
             if n_voiced > 0:
                 # Listeners take up part of what their neighbours know about each voiced cell.
+                # What each member knows of the voiced cells (the only ones listened to) is copied
+                # into one row: weights, then from claims_at on claims, padded to whole vectors.
+                # Each listener's sums then run as one loop of full vectors; every cell's sum still
+                # adds the same products in the same order (neighbour by neighbour).
+                claims_at = _padded(n_voiced)
+                for t in range(n):
+                    for v in range(n_voiced):
+                        c = voiced[v]
+                        know[t, v] = evidence_weight[d, t, c]
+                        know[t, claims_at + v] = evidence_claims[d, t, c]
                 for s in range(n):
-                    for c in range(n_cells):
-                        heard_weight[s, c] = 0.0
-                        heard_claim[s, c] = 0.0
-                    for t in range(n):
+                    for i in range(2 * claims_at):
+                        heard[s, i] = 0.0
+                for t in range(n):
+                    for s in range(n):
                         w = weights[d, s, t]
-                        for c in range(n_cells):
-                            heard_weight[s, c] += w * evidence_weight[d, t, c]
-                            heard_claim[s, c] += w * evidence_claims[d, t, c]
+                        for i in range(2 * claims_at):
+                            heard[s, i] += w * know[t, i]
                 for s in range(n):
                     for v in range(n_voiced):
                         c = voiced[v]
-                        mean_heard = heard_claim[s, c] / max(heard_weight[s, c], 1e-12)  # neighbours' mean
-                        gain = max(heard_weight[s, c] - evidence_weight[d, s, c], 0.0) * b.voice_mixing
+                        heard_weight, heard_claim = heard[s, v], heard[s, claims_at + v]
+                        mean_heard = heard_claim / max(heard_weight, 1e-12)  # neighbours' mean
+                        gain = max(heard_weight - evidence_weight[d, s, c], 0.0) * b.voice_mixing
                         evidence_claims[d, s, c] += mean_heard * gain
                         evidence_weight[d, s, c] += gain
 
