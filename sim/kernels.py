@@ -184,9 +184,10 @@ def _vendors_any(vendor, d, field):
 
 # Rows of the belief and readiness scratch (one array, so each inlined helper takes one scratch
 # argument). A row holds a per-member table flattened member by member (row-major, n members),
-# so a loop of independent divisions over a whole table runs over contiguous elements.
-(_OWN, _BELIEFS, _SQUARES, _LISTEN, _HEARD, _NEW_OPINION, _NEW_PRIORITY, _TOTALS, _MEAN_PRIORITY,
- _BEST, _PREFERRED, _VOTES, _WORK_ROWS) = range(13)  # fmt: skip
+# so a loop of independent divisions over a whole table runs over contiguous elements; row
+# _CELL_VALUES holds one value per cell of the member at hand (its beliefs, or its coverage).
+(_OWN, _CELL_VALUES, _SQUARES, _LISTEN, _HEARD, _NEW_OPINION, _NEW_PRIORITY, _TOTALS,
+ _MEAN_PRIORITY, _BEST, _PREFERRED, _VOTES, _WORK_ROWS) = range(13)  # fmt: skip
 
 
 @numba.njit(cache=True, error_model="numpy")
@@ -200,17 +201,17 @@ def _own_utility(d, n, p, priority, evidence_weight, evidence_claims, attitude, 
     """What each member's own evidence says each option is worth to them (into row _OWN of
     ``work``: option o of member s at s * n_options + o).
 
-    A member's beliefs are worked out first in one pass over its cells (row _BELIEFS), a loop
+    A member's beliefs are worked out first in one pass over its cells (row _CELL_VALUES), a loop
     of independent divisions the compiler runs several at a time."""
     n_options, n_dims = attitude.shape[2], priority.shape[2]
     for s in range(n):
         for cell in range(n_options * n_dims):
             claims, weight = evidence_claims[d, s, cell], evidence_weight[d, s, cell]
-            work[_BELIEFS, cell] = cell_belief(claims, weight, p.prior_weight)
+            work[_CELL_VALUES, cell] = cell_belief(claims, weight, p.prior_weight)
         for o in range(n_options):
             total = 0.0
             for m in range(n_dims):
-                total += work[_BELIEFS, o * n_dims + m] * priority[d, s, m]
+                total += work[_CELL_VALUES, o * n_dims + m] * priority[d, s, m]
             work[_OWN, s * n_options + o] = total + attitude[d, s, o]
 
 
@@ -250,10 +251,10 @@ def _job_readiness(
         # the capped shares of every cell first (independent divisions), then the solutions'
         # shares summed in cell order.
         for cell in range(n_cells):
-            work[_BELIEFS, cell] = min(1.0, evidence_weight[d, s, cell] / p.coverage_weight)
+            work[_CELL_VALUES, cell] = min(1.0, evidence_weight[d, s, cell] / p.coverage_weight)
         covered = 0.0
         for cell in range(n_dims, n_cells):
-            covered += work[_BELIEFS, cell]
+            covered += work[_CELL_VALUES, cell]
         coverage += influence[d, s] * covered / ((n_options - 1) * n_dims)
         # The influence-weighted vote for each solution, member by member.
         work[_VOTES, preferred] += influence[d, s]
@@ -448,8 +449,9 @@ def _advance(deals, seed, horizon, p, state_arrays, to_end):
     focus, information, sharing, contradictions, beliefs, job progress, overload and the
     decision. A deal's random numbers come from its own stream, keyed by (seed, deal, week).
 
-    The arrays are unpacked once here and every helper is inlined, so the loop over deal-weeks
-    touches no reference counts."""
+    The arrays are unpacked once here and every helper is inlined; the helpers that loop over a
+    deal's members state that it has at least one (see _job_readiness), so the loop over
+    deal-weeks touches no reference counts."""
     (deal_id, group_size, role, priority0, priority, stubbornness, influence, capacity, weights,
      true_value, information_volume, vendor, sources, evidence_weight, evidence_claims, items_held,
      shared_min, shared_max, contradicted, attitude, opinion, load, overload, focus, completion, done, loops,
@@ -639,8 +641,8 @@ def _advance(deals, seed, horizon, p, state_arrays, to_end):
             effort[stage] += b.enablement_gain * helpful_now / n
 
             # 3. Voicing (hidden-profile bias) and listening. Cells do not interact here, so the
-            # loops run cell-innermost: every cell's sums keep their order (listener by listener,
-            # neighbour by neighbour) while the cells' chains of additions run side by side.
+            # loops run cell-innermost: every cell's sums keep their order (neighbour by
+            # neighbour) while the cells' chains of additions run side by side.
             surface = _vendors_any(vendor, d, SURFACE_UNSHARED)
             for c in range(n_cells):
                 holders[c] = 0
